@@ -1,0 +1,25 @@
+// Package agents is the registry of every agent the ocfbox binary
+// contains, in the order `ocfbox list` shows them.
+package agents
+
+import (
+	"github.com/ocfbox/ocfbox/agents/dummy"
+	"github.com/ocfbox/ocfbox/agents/stateful"
+	"github.com/ocfbox/ocfbox/ocf"
+)
+
+// All lists the agents.
+var All = []ocf.Definition{
+	dummy.Definition,
+	stateful.Definition,
+}
+
+// Lookup finds an agent by the name Pacemaker runs it under.
+func Lookup(name string) (ocf.Definition, bool) {
+	for _, d := range All {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return ocf.Definition{}, false
+}

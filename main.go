@@ -1,0 +1,33 @@
+// Command ocfbox is a suite of Pacemaker OCF resource agents in one
+// binary. Installed as symlinks under /usr/lib/ocf/resource.d/<provider>/,
+// it runs the agent named by the link (argv[0]) with the action in
+// argv[1], exactly as pacemaker-execd calls a shell agent. Run as
+// "ocfbox", it is a command-line tool for people (see cli.go).
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/ocfbox/ocfbox/agents"
+	"github.com/ocfbox/ocfbox/ocf"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args, os.Environ(), os.Stdout, os.Stderr))
+}
+
+// run dispatches on the name the binary was called by: an agent's name
+// runs that agent; anything else is the human CLI.
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		if def, ok := agents.Lookup(filepath.Base(args[0])); ok {
+			return int(ocf.Main(def, ocf.Invocation{Args: args, Environ: environ, Stdout: stdout, Stderr: stderr}))
+		}
+	}
+	return runCLI(args, environ, stdout, stderr)
+}

@@ -1,0 +1,151 @@
+package ocf
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/beevik/etree"
+)
+
+// Metadata is an agent's meta-data XML, parsed: the single source of the
+// parameters Bind accepts and of the actions Main dispatches.
+type Metadata struct {
+	Name       string
+	Version    string // the OCF version the agent declares, e.g. "1.0"
+	ShortDesc  string
+	Parameters []ParamSpec
+	Actions    []ActionSpec
+	raw        []byte
+}
+
+// ParamSpec is one <parameter>.
+type ParamSpec struct {
+	Name     string
+	Type     string // string, integer, boolean, time, second or select
+	Default  string // may hold ${HA_RSCTMP}, ${HA_VARRUN}, ${OCF_RESOURCE_INSTANCE}
+	Required bool
+	Unique   bool
+	Options  []string // for type select
+}
+
+// ActionSpec is one <action>.
+type ActionSpec struct {
+	Name     string
+	Timeout  time.Duration
+	Interval time.Duration
+	Role     string
+}
+
+// ParseMetadata parses meta-data XML.
+func ParseMetadata(xml []byte) (*Metadata, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(xml); err != nil {
+		return nil, fmt.Errorf("parse meta-data: %w", err)
+	}
+	root := doc.SelectElement("resource-agent")
+	if root == nil {
+		return nil, fmt.Errorf("parse meta-data: no <resource-agent> element")
+	}
+	md := &Metadata{Name: root.SelectAttrValue("name", ""), raw: xml}
+	if v := root.SelectElement("version"); v != nil {
+		md.Version = strings.TrimSpace(v.Text())
+	}
+	if s := root.SelectElement("shortdesc"); s != nil {
+		md.ShortDesc = strings.TrimSpace(s.Text())
+	}
+	for _, p := range root.FindElements("./parameters/parameter") {
+		spec := ParamSpec{
+			Name:     p.SelectAttrValue("name", ""),
+			Required: p.SelectAttrValue("required", "0") == "1",
+			Unique:   p.SelectAttrValue("unique", "0") == "1",
+		}
+		if c := p.SelectElement("content"); c != nil {
+			spec.Type = c.SelectAttrValue("type", "string")
+			spec.Default = c.SelectAttrValue("default", "")
+			for _, o := range c.SelectElements("option") {
+				spec.Options = append(spec.Options, o.SelectAttrValue("value", ""))
+			}
+		}
+		md.Parameters = append(md.Parameters, spec)
+	}
+	for _, a := range root.FindElements("./actions/action") {
+		spec := ActionSpec{Name: a.SelectAttrValue("name", ""), Role: a.SelectAttrValue("role", "")}
+		var err error
+		if spec.Timeout, err = ParseDuration(a.SelectAttrValue("timeout", "")); err != nil {
+			return nil, fmt.Errorf("parse meta-data: action %s timeout: %w", spec.Name, err)
+		}
+		if iv := a.SelectAttrValue("interval", ""); iv != "" {
+			if spec.Interval, err = ParseDuration(iv); err != nil {
+				return nil, fmt.Errorf("parse meta-data: action %s interval: %w", spec.Name, err)
+			}
+		}
+		md.Actions = append(md.Actions, spec)
+	}
+	return md, nil
+}
+
+// HasAction reports whether the meta-data lists the action.
+func (md *Metadata) HasAction(name string) bool {
+	_, ok := md.action(name)
+	return ok
+}
+
+func (md *Metadata) action(name string) (ActionSpec, bool) {
+	for _, a := range md.Actions {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return ActionSpec{}, false
+}
+
+// XML returns the meta-data as printed by the meta-data action: defaults
+// that name the state directories or the instance are expanded, as the
+// reference agents' here-documents do.
+func (md *Metadata) XML(env *Env) []byte {
+	return []byte(expandDefaults(string(md.raw), env))
+}
+
+// expandDefaults substitutes the few environment-dependent values that
+// reference agents put into parameter defaults.
+func expandDefaults(s string, env *Env) string {
+	if !strings.Contains(s, "${") {
+		return s
+	}
+	return strings.NewReplacer(
+		"${HA_RSCTMP}", strings.TrimSuffix(env.RscTmp, "/"),
+		"${HA_VARRUN}", strings.TrimSuffix(env.VarRun, "/"),
+		"${OCF_RESOURCE_INSTANCE}", env.Instance,
+	).Replace(s)
+}
+
+// ParseDuration parses an OCF time value: bare seconds ("20") or a number
+// with one of the suffixes ms, s, m, h, d ("20s", "5min" is not OCF).
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		unit   time.Duration
+	}{{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}, {"d", 24 * time.Hour}}
+	unit := time.Second
+	for _, u := range units {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, unit = rest, u.unit
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a duration", s)
+	}
+	return time.Duration(n * float64(unit)), nil
+}
+
+// hasDoctype reports whether the XML names ra-api-1.dtd, which ocf-tester
+// needs to validate it.
+func hasDoctype(xml []byte) bool {
+	return bytes.Contains(xml, []byte(`<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">`))
+}
