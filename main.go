@@ -6,6 +6,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -25,9 +26,22 @@ func main() {
 // runs that agent; anything else is the human CLI.
 func run(args, environ []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 {
-		if def, ok := agents.Lookup(filepath.Base(args[0])); ok {
+		name := filepath.Base(args[0])
+		if def, ok := agents.Lookup(name); ok {
 			return int(ocf.Main(def, ocf.Invocation{Args: args, Environ: environ, Stdout: stdout, Stderr: stderr}))
+		}
+		if inProviderDir(args[0]) && name != "ocfbox" {
+			// A link left from a build that had this agent: tell
+			// Pacemaker it is not installed, not a CLI usage error.
+			fmt.Fprintf(stderr, "ocf-exit-reason:ocfbox %s has no agent named %s\n", version, name)
+			return int(ocf.ErrInstalled)
 		}
 	}
 	return runCLI(args, environ, stdout, stderr)
+}
+
+// inProviderDir reports whether path is <something>/resource.d/<provider>/<name>,
+// where Pacemaker runs OCF agents from.
+func inProviderDir(path string) bool {
+	return filepath.Base(filepath.Dir(filepath.Dir(path))) == "resource.d"
 }

@@ -4,7 +4,10 @@
 // values from it and the meta-data action prints it.
 package metadata
 
-import "embed"
+import (
+	"embed"
+	"fmt"
+)
 
 //go:embed *.xml
 var files embed.FS
@@ -14,7 +17,7 @@ var files embed.FS
 func Get(agent string) []byte {
 	b, err := files.ReadFile(agent + ".xml")
 	if err != nil {
-		panic("metadata: no meta-data for agent " + agent)
+		panic(fmt.Sprintf("metadata: no meta-data for agent %q (no %s.xml embedded)", agent, agent))
 	}
 	return b
 }

@@ -16,12 +16,20 @@ type Cluster struct {
 	Run *Runner
 }
 
+// tool returns the path to run a cluster command by: HA_SBIN_DIR/name
+// when it is there, else the bare name for PATH.
 func (c *Cluster) tool(name string) string {
 	p := filepath.Join(c.Env.SbinDir, name)
 	if fi, err := os.Stat(p); err == nil && !fi.IsDir() && !c.Run.NoBinaries {
 		return p
 	}
 	return name
+}
+
+// have reports whether a cluster command is installed.
+func (c *Cluster) have(name string) bool {
+	_, err := c.Run.LookPath(c.tool(name))
+	return err == nil
 }
 
 // NodeName is the local node's name in the cluster. A cluster-scheduled
@@ -41,11 +49,13 @@ func (c *Cluster) NodeName(ctx context.Context) string {
 }
 
 // promotionArgv is ocf_promotion_score: crm_attribute --promotion on
-// Pacemaker 2.1 and later (feature set 3.10.0), crm_master -l reboot
-// before. Both act on OCF_RESOURCE_INSTANCE, inherited from the
-// environment.
+// Pacemaker 2.1 and later (feature set 3.10.0) or when no feature set is
+// given, crm_master -l reboot for an older DC, unless this node has no
+// crm_master any more (Pacemaker 3 removed it; a rolling upgrade can
+// still have an old DC). Both act on OCF_RESOURCE_INSTANCE from the
+// environment the Runner passes on.
 func (c *Cluster) promotionArgv(args ...string) []string {
-	if c.Env.FeatureSetAtLeast("3.10.0") || c.Env.FeatureSet == "" {
+	if c.Env.FeatureSet == "" || c.Env.FeatureSetAtLeast("3.10.0") || !c.have("crm_master") {
 		return append([]string{c.tool("crm_attribute"), "--promotion"}, args...)
 	}
 	return append([]string{c.tool("crm_master"), "-l", "reboot"}, args...)

@@ -12,7 +12,11 @@ type Env struct {
 	Action   string // argv[1]
 	Type     string // OCF_RESOURCE_TYPE, or the agent's own name
 	Provider string // OCF_RESOURCE_PROVIDER
-	Instance string // OCF_RESOURCE_INSTANCE ("rsc", or "rsc:N" for unique clones)
+	// Instance is OCF_RESOURCE_INSTANCE: "rsc", or "rsc:N" for unique
+	// clones. Missing, it is "RESOURCE_ID" for meta-data and "default"
+	// without OCF_RA_VERSION_MAJOR (init-script mode), as ocf-shellfuncs
+	// has it; otherwise "", which Main refuses with ErrArgs.
+	Instance string
 	Root     string // OCF_ROOT
 
 	RAVersionMajor, RAVersionMinor int
@@ -42,6 +46,11 @@ type Env struct {
 	TesterNoBinaries bool
 	// TraceRA is OCF_TRACE_RA / OCF_RESKEY_trace_ra: log at debug level.
 	TraceRA bool
+	// TraceFile is OCF_TRACE_FILE, where crm_resource -V wants the trace.
+	TraceFile string
+	// Service is PCMK_service: the Pacemaker component running the agent
+	// (pacemaker-execd, crm_resource), empty when run by hand.
+	Service string
 }
 
 // CloneInfo is the clone and promotable meta-data of the resource.
@@ -83,6 +92,15 @@ func (e *Env) IsProbe() bool { return e.Action == "monitor" && e.Interval == 0 }
 // DefaultStateDir is where resource-agents keeps per-resource state.
 const DefaultStateDir = "/run/resource-agents"
 
+// The instance names ocf-shellfuncs fills in when none is given: the
+// meta-data action shows parameter defaults for a placeholder resource,
+// and an agent run without OCF_RA_VERSION_MAJOR is being used as an init
+// script.
+const (
+	metadataInstance   = "RESOURCE_ID"
+	initScriptInstance = "default"
+)
+
 // ReadEnv reads an agent's environment (os.Environ() form) for one action.
 func ReadEnv(environ []string, agent, action string) *Env {
 	vars := make(map[string]string, len(environ))
@@ -95,7 +113,7 @@ func ReadEnv(environ []string, agent, action string) *Env {
 		Action:           action,
 		Type:             first(vars["OCF_RESOURCE_TYPE"], agent),
 		Provider:         vars["OCF_RESOURCE_PROVIDER"],
-		Instance:         first(vars["OCF_RESOURCE_INSTANCE"], "default"),
+		Instance:         instanceName(vars, action),
 		Root:             first(vars["OCF_ROOT"], "/usr/lib/ocf"),
 		RAVersionMajor:   atoi(vars["OCF_RA_VERSION_MAJOR"]),
 		RAVersionMinor:   atoi(vars["OCF_RA_VERSION_MINOR"]),
@@ -111,6 +129,8 @@ func ReadEnv(environ []string, agent, action string) *Env {
 		SbinDir:          first(vars["HA_SBIN_DIR"], "/usr/sbin"),
 		TesterNoBinaries: vars["OCF_TESTER_FAIL_HAVE_BINARY"] == "1",
 		TraceRA:          IsTrue(vars["OCF_TRACE_RA"]) || IsTrue(vars["OCF_RESKEY_trace_ra"]),
+		TraceFile:        vars["OCF_TRACE_FILE"],
+		Service:          vars["PCMK_service"],
 	}
 	for k, v := range vars {
 		name, ok := strings.CutPrefix(k, "OCF_RESKEY_")
@@ -164,17 +184,40 @@ func ReadEnv(environ []string, agent, action string) *Env {
 		AvailableUname:     list("available_uname"),
 		AllUname:           list("all_uname"),
 	}
-	facility := first(vars["HA_LOGFACILITY"], vars["HA_logfacility"])
-	if facility == "none" {
-		facility = ""
-	}
+	// Pacemaker exports its options under both HA_ and PCMK_ names, and
+	// "none" for a destination it does not use.
 	e.Log = LogConfig{
-		File:     first(vars["HA_LOGFILE"], vars["HA_logfile"]),
-		DebugLog: first(vars["HA_DEBUGLOG"], vars["HA_debuglog"]),
-		Facility: facility,
-		Debug:    IsTrue(first(vars["HA_debug"], vars["HA_DEBUG"])) || e.TraceRA,
+		File:     notNone(first(vars["HA_LOGFILE"], vars["HA_logfile"])),
+		DebugLog: notNone(first(vars["HA_DEBUGLOG"], vars["HA_debuglog"])),
+		Facility: notNone(first(vars["HA_LOGFACILITY"], vars["HA_logfacility"])),
+		Debug:    debugOn(first(vars["HA_debug"], vars["HA_DEBUG"])) || e.TraceRA,
 	}
 	return e
+}
+
+// instanceName applies ocf-shellfuncs' defaults for OCF_RESOURCE_INSTANCE.
+func instanceName(vars map[string]string, action string) string {
+	switch {
+	case vars["OCF_RESOURCE_INSTANCE"] != "":
+		return vars["OCF_RESOURCE_INSTANCE"]
+	case action == "meta-data":
+		return metadataInstance
+	case vars["OCF_RA_VERSION_MAJOR"] == "":
+		return initScriptInstance
+	}
+	return ""
+}
+
+// debugOn reads HA_debug as ocf_log does: any value but empty or "0"
+// (or a word meaning off) turns debug logging on; Pacemaker passes
+// PCMK_debug through, which may be "1", "yes" or a list of daemons.
+func debugOn(v string) bool { return strings.TrimSpace(v) != "" && !isFalse(v) }
+
+func notNone(v string) string {
+	if strings.EqualFold(strings.TrimSpace(v), "none") {
+		return ""
+	}
+	return v
 }
 
 // FeatureSetAtLeast compares OCF_RESKEY_crm_feature_set with a dotted

@@ -24,10 +24,15 @@ func (e *Error) Error() string { return e.Reason }
 func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error with the given status. The format follows
-// fmt.Errorf, so %w keeps the cause reachable.
+// fmt.Errorf, so %w keeps the cause (or, with several %w, every cause)
+// reachable with errors.Is and errors.As.
 func Errorf(status Status, format string, args ...any) error {
 	err := fmt.Errorf(format, args...)
-	return &Error{Status: status, Reason: err.Error(), Err: errors.Unwrap(err)}
+	cause := errors.Unwrap(err)
+	if _, several := err.(interface{ Unwrap() []error }); several {
+		cause = err
+	}
+	return &Error{Status: status, Reason: err.Error(), Err: cause}
 }
 
 // Generic is an unspecified failure (status 1).
@@ -69,16 +74,14 @@ func StatusOf(err error) Status {
 	return ErrGeneric
 }
 
-// ReasonOf is the one-line reason Pacemaker records for err.
+// ReasonOf is the one-line reason Pacemaker records for err. It is the
+// whole message, so that context an agent wrapped around an *Error
+// ("stop vip: …") is kept.
 func ReasonOf(err error) string {
 	if err == nil {
 		return ""
 	}
-	var oe *Error
 	reason := err.Error()
-	if errors.As(err, &oe) {
-		reason = oe.Reason
-	}
 	if errors.Is(err, context.DeadlineExceeded) && !strings.Contains(reason, "deadline") {
 		reason += " (action deadline reached)"
 	}

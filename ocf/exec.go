@@ -21,6 +21,10 @@ type Runner struct {
 	// NoBinaries makes every program look absent (ocf-tester's
 	// OCF_TESTER_FAIL_HAVE_BINARY probe).
 	NoBinaries bool
+	// Environ is the programs' environment; nil means this process's.
+	// Main passes the invocation's, so that crm_attribute and friends see
+	// OCF_RESOURCE_INSTANCE as they would under a shell agent.
+	Environ []string
 }
 
 // RunError is a program that could not run or exited non-zero.
@@ -41,14 +45,29 @@ func (e *RunError) Error() string {
 
 func (e *RunError) Unwrap() error { return e.Err }
 
-// LookPath finds a program in PATH; the error wraps exec.ErrNotFound,
-// which StatusOf maps to ErrInstalled.
+// LookPath finds a program in PATH, or checks a path given with a slash.
+// The error for a program that is absent or not executable wraps
+// exec.ErrNotFound, which StatusOf maps to ErrInstalled.
 func (r *Runner) LookPath(name string) (string, error) {
 	if r.NoBinaries {
 		return "", &exec.Error{Name: name, Err: exec.ErrNotFound}
 	}
-	return exec.LookPath(name)
+	path, err := exec.LookPath(name)
+	if err != nil && !errors.Is(err, exec.ErrNotFound) {
+		// exec.LookPath reports a path with a slash by its stat error
+		// (no such file, permission denied); for an agent that is
+		// still software missing on this host.
+		err = notInstalled{err}
+	}
+	return path, err
 }
+
+// notInstalled marks a lookup error as exec.ErrNotFound, keeping its text.
+type notInstalled struct{ err error }
+
+func (e notInstalled) Error() string        { return e.err.Error() }
+func (e notInstalled) Unwrap() error        { return e.err }
+func (e notInstalled) Is(target error) bool { return target == exec.ErrNotFound }
 
 // Run runs argv[0] with the remaining arguments and returns its standard
 // output. The error is a *RunError carrying the exit code and stderr.
@@ -62,13 +81,20 @@ func (r *Runner) Run(ctx context.Context, argv ...string) ([]byte, error) {
 	}
 	cmd := exec.CommandContext(ctx, path, argv[1:]...)
 	cmd.Args[0] = argv[0]
+	cmd.Env = r.Environ
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	// Once the program has exited (or the context is done) its output is
+	// read for at most WaitDelay: a daemon it left behind may hold the
+	// pipes open for ever.
 	cmd.WaitDelay = 500 * time.Millisecond
 	start := time.Now()
 	err = cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) && cmd.ProcessState != nil && cmd.ProcessState.Success() {
+		err = nil
+	}
 	log := r.logger()
 	log.Debug("ran", "argv", strings.Join(argv, " "), "took", time.Since(start).Round(time.Millisecond),
 		"stdout", strings.TrimSpace(stdout.String()), "stderr", strings.TrimSpace(stderr.String()))

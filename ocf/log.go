@@ -13,27 +13,39 @@ import (
 )
 
 // NewLogger returns a logger that behaves like ocf_log: each line tagged
-// "<Agent>(<instance>)[pid]" and prefixed INFO:/WARNING:/ERROR:/DEBUG:,
+// "<Agent>(<instance>)[pid]" and prefixed DEBUG:/INFO:/WARNING:/ERROR:/CRIT:,
 // sent to syslog when HA_LOGFACILITY names a facility, appended to
 // HA_LOGFILE when set, and to stderr when neither is set. Debug lines
-// appear only when HA_debug is on, and go to HA_DEBUGLOG when set.
+// appear only when HA_debug is on, and go to HA_DEBUGLOG when set (else
+// to HA_LOGFILE); like ocf_log, other lines are copied to HA_DEBUGLOG too.
 // A missing /dev/log or an unwritable log file is never an error: the
 // line then goes to stderr.
 func NewLogger(env *Env, stderr io.Writer) *slog.Logger {
+	name := fmt.Sprintf("%s(%s)", env.Type, env.Instance)
 	h := &logHandler{
-		tag:    fmt.Sprintf("%s(%s)[%d]", env.Type, env.Instance, os.Getpid()),
+		tag:    fmt.Sprintf("%s[%d]", name, os.Getpid()),
 		cfg:    env.Log,
 		stderr: stderr,
 		mu:     new(sync.Mutex),
 	}
 	if env.Log.Facility != "" {
-		if prio, ok := facilities[strings.ToLower(env.Log.Facility)]; ok {
-			if w, err := syslog.New(prio|syslog.LOG_INFO, h.tag); err == nil {
+		if facility, ok := facilities[strings.ToLower(env.Log.Facility)]; ok {
+			// log/syslog appends "[pid]" to the tag itself.
+			if w, err := dialSyslog(facility, name); err == nil {
 				h.syslog = w
 			}
 		}
 	}
 	return slog.New(h)
+}
+
+// LevelCritical is ocf_log's "crit", above slog.LevelError.
+const LevelCritical = slog.LevelError + 4
+
+// dialSyslog connects to the local syslog daemon (/dev/log); a test
+// points it at a socket of its own.
+var dialSyslog = func(facility syslog.Priority, tag string) (*syslog.Writer, error) {
+	return syslog.New(facility|syslog.LOG_INFO, tag)
 }
 
 var facilities = map[string]syslog.Priority{
@@ -70,6 +82,8 @@ func (h *logHandler) WithGroup(string) slog.Handler { return h }
 
 func levelWord(l slog.Level) string {
 	switch {
+	case l >= LevelCritical:
+		return "CRIT"
 	case l >= slog.LevelError:
 		return "ERROR"
 	case l >= slog.LevelWarn:
@@ -97,34 +111,54 @@ func (h *logHandler) Handle(_ context.Context, r slog.Record) error {
 
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delivered := false
-	if h.syslog != nil {
-		var err error
-		switch {
-		case r.Level >= slog.LevelError:
-			err = h.syslog.Err(msg)
-		case r.Level >= slog.LevelWarn:
-			err = h.syslog.Warning(msg)
-		case r.Level >= slog.LevelInfo:
-			err = h.syslog.Info(msg)
-		default:
-			err = h.syslog.Debug(msg)
-		}
-		delivered = err == nil
-	}
-	file := h.cfg.File
-	if r.Level < slog.LevelInfo && h.cfg.DebugLog != "" {
-		file = h.cfg.DebugLog
-	}
-	if file != "" {
-		line := fmt.Sprintf("%s %s:    %s\n", time.Now().Format("Jan 02 15:04:05"), h.tag, msg)
-		if f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640); err == nil {
-			_, err = f.WriteString(line)
-			delivered = f.Close() == nil && err == nil || delivered
+	delivered := h.toSyslog(r.Level, msg)
+	if r.Level < slog.LevelInfo {
+		// ha_debug: debug lines go to HA_DEBUGLOG, else the log file.
+		delivered = h.toFile(first(h.cfg.DebugLog, h.cfg.File), msg) || delivered
+	} else {
+		delivered = h.toFile(h.cfg.File, msg) || delivered
+		// ha_log copies every line to HA_DEBUGLOG as well; that copy is
+		// not what the operator reads, so it does not count as delivered.
+		if h.cfg.DebugLog != h.cfg.File {
+			h.toFile(h.cfg.DebugLog, msg)
 		}
 	}
 	if !delivered {
 		fmt.Fprintf(h.stderr, "%s %s\n", h.tag, msg)
 	}
 	return nil
+}
+
+func (h *logHandler) toSyslog(l slog.Level, msg string) bool {
+	if h.syslog == nil {
+		return false
+	}
+	var err error
+	switch {
+	case l >= LevelCritical:
+		err = h.syslog.Crit(msg)
+	case l >= slog.LevelError:
+		err = h.syslog.Err(msg)
+	case l >= slog.LevelWarn:
+		err = h.syslog.Warning(msg)
+	case l >= slog.LevelInfo:
+		err = h.syslog.Info(msg)
+	default:
+		err = h.syslog.Debug(msg)
+	}
+	return err == nil
+}
+
+// toFile appends the line to a log file the way ocf_log does, and
+// reports whether it got there.
+func (h *logHandler) toFile(path, msg string) bool {
+	if path == "" {
+		return false
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return false
+	}
+	_, err = fmt.Fprintf(f, "%s %s:    %s\n", time.Now().Format("Jan 02 15:04:05"), h.tag, msg)
+	return f.Close() == nil && err == nil
 }

@@ -2,11 +2,13 @@ package ocf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -31,64 +33,73 @@ var validateFirst = map[string]bool{
 
 // Main runs one action of an agent and returns the status to exit with.
 // Every OCF rule that is not an agent's own decision is applied here.
-func Main(def Definition, inv Invocation) Status {
+func Main(def Definition, inv Invocation) (status Status) {
 	action := ""
 	if len(inv.Args) > 1 {
 		action = inv.Args[1]
 	}
+	stdout, stderr := orDiscard(inv.Stdout), &syncWriter{w: orDiscard(inv.Stderr)}
+	env := ReadEnv(inv.Environ, def.Name, action)
+	// A panic outside the action itself (in the agent's constructor, say)
+	// is still a failure with a reason, never Go's exit status 2.
+	defer func() {
+		if p := recover(); p != nil {
+			exitReason(stderr, env, fmt.Sprintf("internal error in %s %s: %v", def.Name, action, p))
+			status = ErrGeneric
+		}
+	}()
 	md, err := ParseMetadata(def.Metadata)
 	if err != nil {
-		fmt.Fprintf(inv.Stderr, "ocf-exit-reason:%s\n", oneLine(fmt.Sprintf("%s: %v", def.Name, err)))
+		exitReason(stderr, env, fmt.Sprintf("%s: %v", def.Name, err))
 		return ErrGeneric
 	}
-	env := ReadEnv(inv.Environ, def.Name, action)
 	switch action {
 	case "meta-data":
-		inv.Stdout.Write(md.XML(env))
+		stdout.Write(md.XML(env))
 		return Success
 	case "usage", "help":
-		fmt.Fprint(inv.Stdout, md.Usage())
+		fmt.Fprint(stdout, md.Usage())
 		return Success
 	}
 	agent := def.New()
 	fn := actionFunc(agent, action)
 	if fn == nil || !md.supports(action) {
-		fmt.Fprint(inv.Stderr, md.Usage())
-		exitReason(inv.Stderr, env, fmt.Sprintf("action %q is not supported by %s", action, def.Name))
+		fmt.Fprint(stderr, md.Usage())
+		reason := fmt.Sprintf("action %q is not supported by %s", action, def.Name)
+		if action == "" {
+			reason = fmt.Sprintf("no action given to %s", def.Name)
+		}
+		exitReason(stderr, env, reason)
 		return ErrUnimplemented
 	}
 	if env.Instance == "" {
-		exitReason(inv.Stderr, env, "OCF_RESOURCE_INSTANCE is not set")
+		exitReason(stderr, env, "OCF_RESOURCE_INSTANCE is not set")
 		return ErrArgs
 	}
 
-	log := NewLogger(env, inv.Stderr)
-	run := &Runner{Log: log, NoBinaries: env.TesterNoBinaries}
+	log := NewLogger(env, stderr)
+	run := &Runner{Log: log, NoBinaries: env.TesterNoBinaries, Environ: inv.Environ}
 	r := &Resource{Env: env, Log: log, Run: run, Cluster: &Cluster{Env: env, Run: run}}
 	timeout := env.Timeout
 	if timeout <= 0 {
-		timeout = md.timeout(action)
+		timeout = md.timeout(action, env.Interval)
 	}
-	budget, grace := Deadline(timeout)
-	ctx, cancel := context.WithTimeout(context.Background(), budget)
-	defer cancel()
 
 	began := time.Now()
-	status, err := execute(ctx, grace, md, agent, fn, r)
+	status, err = execute(timeout, md, agent, fn, r)
 	status, err = applyRules(env, log, status, err)
 	took := time.Since(began).Round(time.Millisecond)
 	if err != nil && !(status == NotRunning && env.IsProbe()) {
 		reason := ReasonOf(err)
+		if reason == "" {
+			reason = fmt.Sprintf("%s returned %s", action, status)
+		}
 		log.Error(fmt.Sprintf("%s: %s", action, reason), "status", status.String(), "took", took)
-		if status != Success {
-			exitReason(inv.Stderr, env, reason)
-		}
+		exitReason(stderr, env, reason)
 	} else {
-		level := slog.LevelInfo
-		if action == "monitor" {
-			level = slog.LevelDebug
-		}
-		log.Log(context.Background(), level, fmt.Sprintf("%s: %s", action, status), "took", took)
+		// Success is not news: like the reference agents, say it only
+		// when debugging, so crm_resource output stays clean.
+		log.Debug(fmt.Sprintf("%s: %s", action, status), "took", took)
 	}
 	return status
 }
@@ -97,7 +108,9 @@ func Main(def Definition, inv Invocation) Status {
 // and a grace period: pacemaker-execd SIGKILLs the process group at the
 // timeout without warning, so the agent must give up first and still
 // have time to say why. The margin is a tenth of the timeout, at least
-// 500ms and at most 5s.
+// 500ms and at most 5s, and never more than half the timeout. An action
+// that ignores its context is abandoned at budget+grace, half a margin
+// before the timeout.
 func Deadline(timeout time.Duration) (budget, grace time.Duration) {
 	margin := min(max(timeout/10, 500*time.Millisecond), 5*time.Second)
 	if margin > timeout/2 {
@@ -106,17 +119,23 @@ func Deadline(timeout time.Duration) (budget, grace time.Duration) {
 	return timeout - margin, margin / 2
 }
 
+type actionFn = func(context.Context, *Resource) (Status, error)
+
 // execute binds the parameters, validates when the action calls for it,
-// and runs the action, recovering a panic and refusing to wait past the
-// deadline for an action that does not honour its context.
-func execute(ctx context.Context, grace time.Duration, md *Metadata, agent Agent,
-	fn func(context.Context, *Resource) (Status, error), r *Resource) (Status, error) {
+// and runs the action under its deadline, recovering a panic and refusing
+// to wait past the deadline for an action that does not honour its
+// context.
+func execute(timeout time.Duration, md *Metadata, agent Agent, fn actionFn, r *Resource) (Status, error) {
 	params, err := md.Bind(r.Env.Params, r.Env)
 	if err != nil {
 		return StatusOf(err), err
 	}
 	r.Params = params
 	action := r.Env.Action
+	budget, grace := Deadline(timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+
 	type result struct {
 		status Status
 		err    error
@@ -131,41 +150,52 @@ func execute(ctx context.Context, grace time.Duration, md *Metadata, agent Agent
 		}()
 		if validateFirst[action] && action != "validate-all" {
 			if err := agent.Validate(ctx, r); err != nil {
-				done <- result{StatusOf(err), err}
+				done <- result{failureStatus(err), err}
 				return
 			}
 		}
 		s, err := fn(ctx, r)
 		done <- result{s, err}
 	}()
-	select {
-	case res := <-done:
-		if res.err != nil && res.status == Success {
-			res.status = StatusOf(res.err)
+	settle := func(res result) (Status, error) {
+		if res.err == nil {
+			return res.status, nil
 		}
-		if res.err != nil && ctx.Err() != nil && StatusOf(res.err) == ErrGeneric {
-			res.err = Generic("%s did not finish within its %s budget: %v", action, budgetOf(ctx), res.err)
+		if res.status == Success {
+			res.status = failureStatus(res.err)
+		}
+		// A failure that came after the deadline without saying so gets
+		// the deadline into its reason; one that says so is kept as is.
+		if ctx.Err() != nil && res.status == ErrGeneric && !errors.Is(res.err, context.DeadlineExceeded) {
+			res.err = Generic("%s did not finish by its deadline (%s of its %s timeout): %w", action, budget, timeout, res.err)
 		}
 		return res.status, res.err
+	}
+	select {
+	case res := <-done:
+		return settle(res)
 	case <-ctx.Done():
 	}
 	select {
 	case res := <-done:
-		return res.status, res.err
+		return settle(res)
 	case <-time.After(grace):
-		return ErrGeneric, Generic("%s did not finish within its %s budget; gave up before Pacemaker's timeout", action, budgetOf(ctx))
+		return ErrGeneric, Generic("%s did not finish by its deadline (%s of its %s timeout) and was abandoned before Pacemaker's timeout", action, budget, timeout)
 	}
 }
 
-func budgetOf(ctx context.Context) string {
-	if d, ok := ctx.Deadline(); ok {
-		return fmt.Sprintf("deadline at %s", d.Format("15:04:05.000"))
+// failureStatus is the status of an action that returned err: an error
+// always means failure, even an *Error that forgot to say which.
+func failureStatus(err error) Status {
+	if s := StatusOf(err); s != Success {
+		return s
 	}
-	return "deadline"
+	return ErrGeneric
 }
 
 // applyRules turns what an agent returned into what OCF allows.
 func applyRules(env *Env, log *slog.Logger, status Status, err error) (Status, error) {
+	monitor := env.Action == "monitor" || env.Action == "status"
 	switch {
 	case env.Action == "stop" && status == NotRunning:
 		return Success, nil
@@ -178,10 +208,15 @@ func applyRules(env *Env, log *slog.Logger, status Status, err error) (Status, e
 	case env.Action == "notify" && status != Success:
 		log.Warn(fmt.Sprintf("notify: %s (notify never fails)", ReasonOf(err)))
 		return Success, nil
-	case env.Action != "monitor" && status != Success && err == nil:
-		return ErrGeneric, Generic("%s returned %s", env.Action, status)
 	case !status.Valid():
 		return ErrGeneric, Generic("%s returned %d, which is not an OCF status", env.Action, int(status))
+	case err != nil || status == Success:
+		return status, err
+	case !monitor:
+		return ErrGeneric, Generic("%s returned %s without an error", env.Action, status)
+	case !status.running() && status != NotRunning:
+		// A monitor's failure status is its answer; give it a reason.
+		return status, Errorf(status, "%s returned %s", env.Action, status)
 	}
 	return status, err
 }
@@ -190,22 +225,52 @@ func exitReason(w io.Writer, env *Env, reason string) {
 	fmt.Fprintf(w, "%s%s\n", env.ExitReasonPrefix, oneLine(reason))
 }
 
+// syncWriter lets the logger and Main share stderr.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+func isReload(action string) bool { return action == "reload" || action == "reload-agent" }
+
 // supports reports whether the meta-data lists the action; reload and
 // reload-agent stand for each other (OCF 1.0 and 1.1 names).
 func (md *Metadata) supports(action string) bool {
-	switch action {
-	case "reload", "reload-agent":
+	if isReload(action) {
 		return md.HasAction("reload") || md.HasAction("reload-agent")
 	}
 	return md.HasAction(action)
 }
 
-// timeout is the meta-data's advised timeout for the action.
-func (md *Metadata) timeout(action string) time.Duration {
-	if a, ok := md.action(action); ok && a.Timeout > 0 {
-		return a.Timeout
+// timeout is the meta-data's advised timeout for the action: of several
+// entries (monitors per role), the one with the operation's interval.
+func (md *Metadata) timeout(action string, interval time.Duration) time.Duration {
+	var best *ActionSpec
+	for i, a := range md.Actions {
+		if a.Name != action && !(isReload(a.Name) && isReload(action)) {
+			continue
+		}
+		if best == nil || (a.Interval == interval && best.Interval != interval) {
+			best = &md.Actions[i]
+		}
 	}
-	return DefaultTimeout
+	if best == nil || best.Timeout <= 0 {
+		return DefaultTimeout
+	}
+	return best.Timeout
 }
 
 // Usage is the agent's usage line, built from its meta-data's actions.

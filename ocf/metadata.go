@@ -1,8 +1,9 @@
 package ocf
 
 import (
-	"bytes"
 	"fmt"
+	"math"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -34,7 +35,7 @@ type ParamSpec struct {
 // ActionSpec is one <action>.
 type ActionSpec struct {
 	Name     string
-	Timeout  time.Duration
+	Timeout  time.Duration // 0 when the meta-data gives none
 	Interval time.Duration
 	Role     string
 }
@@ -74,8 +75,11 @@ func ParseMetadata(xml []byte) (*Metadata, error) {
 	for _, a := range root.FindElements("./actions/action") {
 		spec := ActionSpec{Name: a.SelectAttrValue("name", ""), Role: a.SelectAttrValue("role", "")}
 		var err error
-		if spec.Timeout, err = ParseDuration(a.SelectAttrValue("timeout", "")); err != nil {
-			return nil, fmt.Errorf("parse meta-data: action %s timeout: %w", spec.Name, err)
+		// An action without a timeout gets Pacemaker's default (Main).
+		if t := a.SelectAttrValue("timeout", ""); t != "" {
+			if spec.Timeout, err = ParseDuration(t); err != nil {
+				return nil, fmt.Errorf("parse meta-data: action %s timeout: %w", spec.Name, err)
+			}
 		}
 		if iv := a.SelectAttrValue("interval", ""); iv != "" {
 			if spec.Interval, err = ParseDuration(iv); err != nil {
@@ -122,30 +126,35 @@ func expandDefaults(s string, env *Env) string {
 	).Replace(s)
 }
 
-// ParseDuration parses an OCF time value: bare seconds ("20") or a number
-// with one of the suffixes ms, s, m, h, d ("20s", "5min" is not OCF).
+// ParseDuration parses an OCF time value as Pacemaker does: a
+// non-negative number, bare meaning seconds ("20"), or followed by one of
+// the units ms/msec, us/usec, s/sec, m/min, h/hr or d, in any case and
+// optionally after a space ("20s", "1.5 min", "500ms").
 func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	units := []struct {
-		suffix string
-		unit   time.Duration
-	}{{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}, {"d", 24 * time.Hour}}
-	unit := time.Second
-	for _, u := range units {
-		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
-			s, unit = rest, u.unit
-			break
-		}
-	}
-	n, err := strconv.ParseFloat(s, 64)
-	if err != nil || n < 0 {
+	m := durationForm.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
 		return 0, fmt.Errorf("%q is not a duration", s)
+	}
+	unit, ok := durationUnits[strings.ToLower(m[2])]
+	if !ok {
+		return 0, fmt.Errorf("%q is not a duration: unknown unit %q", s, m[2])
+	}
+	n, err := strconv.ParseFloat(m[1], 64)
+	if err != nil || n*float64(unit) > float64(math.MaxInt64) {
+		return 0, fmt.Errorf("%q is not a duration: out of range", s)
 	}
 	return time.Duration(n * float64(unit)), nil
 }
 
-// hasDoctype reports whether the XML names ra-api-1.dtd, which ocf-tester
-// needs to validate it.
-func hasDoctype(xml []byte) bool {
-	return bytes.Contains(xml, []byte(`<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">`))
+// durationForm is a decimal number and an optional unit; the strict form
+// keeps out what strconv.ParseFloat would also take (NaN, Inf, 1e3, 0x1p4).
+var durationForm = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?) ?([A-Za-z]*)$`)
+
+var durationUnits = map[string]time.Duration{
+	"": time.Second, "s": time.Second, "sec": time.Second,
+	"ms": time.Millisecond, "msec": time.Millisecond,
+	"us": time.Microsecond, "usec": time.Microsecond,
+	"m": time.Minute, "min": time.Minute,
+	"h": time.Hour, "hr": time.Hour,
+	"d": 24 * time.Hour,
 }

@@ -20,8 +20,12 @@ type Params struct {
 // parameters present, integers, booleans, times and selects well-formed,
 // defaults applied. Keys the meta-data does not declare are ignored, as
 // Pacemaker may pass parameters an older or newer agent version knew.
-// An empty value counts as unset.
+// An empty value counts as unset. env expands defaults such as
+// ${HA_RSCTMP}; nil means an empty environment (handy in agents' tests).
 func (md *Metadata) Bind(raw map[string]string, env *Env) (Params, error) {
+	if env == nil {
+		env = ReadEnv(nil, md.Name, "")
+	}
 	p := Params{agent: md.Name, values: map[string]string{}, set: map[string]bool{}}
 	for _, spec := range md.Parameters {
 		v, ok := raw[spec.Name]

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/ocfbox/ocfbox/metadata"
 	"github.com/ocfbox/ocfbox/ocf"
@@ -24,15 +25,40 @@ type Agent struct{}
 
 func stateFile(r *ocf.Resource) string { return r.Params.String("state") }
 
-// Validate checks that the state file can be written.
+// Validate checks that the state file can be created: its directory is
+// writable, and the path is not already something other than a file (a
+// directory given as state would otherwise be reported running forever,
+// and removed by stop when empty).
 func (Agent) Validate(_ context.Context, r *ocf.Resource) error {
-	dir := filepath.Dir(stateFile(r))
+	state := stateFile(r)
+	if fi, err := os.Stat(state); err == nil && !fi.Mode().IsRegular() {
+		return ocf.Args("state=%s is a %s, not a regular file", state, kind(fi.Mode()))
+	}
+	dir := filepath.Dir(state)
 	f, err := os.CreateTemp(dir, ".ocfbox-probe-")
 	if err != nil {
-		return ocf.Args("state=%s: directory %s is not writable: %v", stateFile(r), dir, errors.Unwrap(err))
+		return ocf.Args("state=%s is not writable: %v", state, errors.Unwrap(err))
 	}
 	f.Close()
-	return os.Remove(f.Name())
+	if err := os.Remove(f.Name()); err != nil {
+		return ocf.Generic("remove write test file: %w", err)
+	}
+	return nil
+}
+
+// kind names a file type for an operator.
+func kind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	}
+	return "special file"
 }
 
 // Start creates the state file.
@@ -47,22 +73,32 @@ func (a Agent) Start(ctx context.Context, r *ocf.Resource) error {
 	return f.Close()
 }
 
-// Stop removes the state file.
-func (Agent) Stop(_ context.Context, r *ocf.Resource) error {
+// Stop removes the state file. Only a regular file is the resource's
+// state; anything else at that path is left alone, as the reference does.
+func (a Agent) Stop(ctx context.Context, r *ocf.Resource) error {
+	status, err := a.Monitor(ctx, r)
+	if status == ocf.NotRunning {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
 	if err := os.Remove(stateFile(r)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return ocf.Generic("remove state file: %w", err)
 	}
 	return nil
 }
 
-// Monitor reports running while the state file exists.
+// Monitor reports running while the state file exists as a regular file.
 func (Agent) Monitor(_ context.Context, r *ocf.Resource) (ocf.Status, error) {
-	_, err := os.Stat(stateFile(r))
+	fi, err := os.Stat(stateFile(r))
 	switch {
-	case err == nil:
+	case err == nil && fi.Mode().IsRegular():
 		return ocf.Success, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return ocf.NotRunning, ocf.Stopped("state file %s does not exist", stateFile(r))
+	case err == nil:
+		return ocf.NotRunning, ocf.Stopped("state=%s is a %s, not a state file", stateFile(r), kind(fi.Mode()))
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+		return ocf.NotRunning, ocf.Stopped("not started: no state file %s", stateFile(r))
 	}
 	return ocf.ErrGeneric, ocf.Generic("check state file: %w", err)
 }

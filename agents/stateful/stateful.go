@@ -52,16 +52,16 @@ func stateFile(r *ocf.Resource) string {
 	return filepath.Join(r.Env.VarRun, "Stateful-"+inst+".state")
 }
 
-// role reads the state file: "" when it does not exist.
-func role(r *ocf.Resource) (string, error) {
+// role reads the state file; started is false when there is none.
+func role(r *ocf.Resource) (role string, started bool, err error) {
 	b, err := os.ReadFile(stateFile(r))
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", nil
+		return "", false, nil
 	}
 	if err != nil {
-		return "", ocf.Generic("read state file: %w", err)
+		return "", false, ocf.Generic("read state file: %w", err)
 	}
-	return strings.TrimSpace(string(b)), nil
+	return strings.TrimSpace(string(b)), true, nil
 }
 
 func setRole(r *ocf.Resource, role string) error {
@@ -79,16 +79,18 @@ func setScore(ctx context.Context, r *ocf.Resource, score int) {
 	}
 }
 
+// notifyDelay is the notify_delay parameter: seconds, with the suffixes
+// sleep(1) accepts (s, m, h, d), which the reference passes to sleep.
 func notifyDelay(r *ocf.Resource) (time.Duration, error) {
 	v := strings.TrimSpace(r.Params.String("notify_delay"))
 	if v == "" {
 		return 0, nil
 	}
-	secs, err := strconv.ParseFloat(v, 64)
-	if err != nil || secs < 0 {
+	d, err := ocf.ParseDuration(v)
+	if err != nil {
 		return 0, ocf.Configured("notify_delay=%q is not a number of seconds", v)
 	}
-	return time.Duration(secs * float64(time.Second)), nil
+	return d, nil
 }
 
 // dumpEnv appends the environment to envfile when it is set.
@@ -99,7 +101,7 @@ func dumpEnv(r *ocf.Resource) {
 	}
 	vars := slices.Clone(r.Env.Environ)
 	slices.Sort(vars)
-	text := fmt.Sprintf("### %s @ %s ###\n%s\n", r.Env.Action, time.Now().Format(time.UnixDate), strings.Join(vars, "\n"))
+	text := fmt.Sprintf("### %s @ %s ###\n%s\n###\n", r.Env.Action, time.Now().Format(time.UnixDate), strings.Join(vars, "\n"))
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err == nil {
 		_, err = f.WriteString(text)
@@ -122,12 +124,12 @@ func (Agent) Validate(_ context.Context, r *ocf.Resource) error {
 // Start brings the instance up in the Unpromoted role.
 func (Agent) Start(ctx context.Context, r *ocf.Resource) error {
 	dumpEnv(r)
-	cur, err := role(r)
+	cur, _, err := role(r)
 	if err != nil {
 		return err
 	}
 	if cur == Promoted {
-		return ocf.Errorf(ocf.RunningPromoted, "start: %s says the instance is already Promoted", stateFile(r))
+		return ocf.Errorf(ocf.RunningPromoted, "start refused: the instance is already Promoted (state file %s)", stateFile(r))
 	}
 	if err := setRole(r, Unpromoted); err != nil {
 		return err
@@ -142,12 +144,12 @@ func (Agent) Stop(ctx context.Context, r *ocf.Resource) error {
 	if err := r.Cluster.DeletePromotionScore(ctx); err != nil {
 		r.Log.Warn(err.Error())
 	}
-	cur, err := role(r)
+	cur, _, err := role(r)
 	if err != nil {
 		return err
 	}
 	if cur == Promoted {
-		return ocf.Errorf(ocf.RunningPromoted, "stop: %s says the instance is still Promoted; demote it first", stateFile(r))
+		return ocf.Errorf(ocf.RunningPromoted, "stop refused: the instance is still Promoted, demote it first (state file %s)", stateFile(r))
 	}
 	if err := os.Remove(stateFile(r)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return ocf.Generic("remove state file: %w", err)
@@ -156,17 +158,18 @@ func (Agent) Stop(ctx context.Context, r *ocf.Resource) error {
 }
 
 // Monitor reports the role in the state file. A file "<state>.rc" holding
-// a status makes monitor fail with it, so cluster tests can inject a
-// failure.
+// a status makes monitor return it, so cluster tests can inject a failure.
 func (Agent) Monitor(ctx context.Context, r *ocf.Resource) (ocf.Status, error) {
 	dumpEnv(r)
-	if b, err := os.ReadFile(stateFile(r) + ".rc"); err == nil {
-		rc, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		return ocf.Status(rc), ocf.Errorf(ocf.Status(rc), "failure injected through %s.rc", stateFile(r))
+	if status, found, err := injected(r); found {
+		return status, err
 	}
-	cur, err := role(r)
+	cur, started, err := role(r)
 	if err != nil {
 		return ocf.ErrGeneric, err
+	}
+	if !started {
+		return ocf.NotRunning, ocf.Stopped("not started: no state file %s", stateFile(r))
 	}
 	switch cur {
 	case Promoted:
@@ -179,10 +182,27 @@ func (Agent) Monitor(ctx context.Context, r *ocf.Resource) (ocf.Status, error) {
 			setScore(ctx, r, ScoreUnpromoted)
 		}
 		return ocf.Success, nil
-	case "":
-		return ocf.NotRunning, ocf.Stopped("state file %s does not exist", stateFile(r))
 	}
-	return ocf.ErrGeneric, ocf.Generic("state file %s holds %q, not %s or %s", stateFile(r), cur, Promoted, Unpromoted)
+	return ocf.ErrGeneric, ocf.Generic("state file holds %q, not %s or %s (%s)", cur, Promoted, Unpromoted, stateFile(r))
+}
+
+// injected reads the status in "<state>.rc"; found is false when there
+// is no such file.
+func injected(r *ocf.Resource) (status ocf.Status, found bool, err error) {
+	path := stateFile(r) + ".rc"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, false, nil
+	}
+	v := strings.TrimSpace(string(b))
+	rc, err := strconv.Atoi(v)
+	if err != nil || rc < 0 || rc > 255 {
+		return ocf.ErrGeneric, true, ocf.Generic("injected status %q is not an exit status (%s)", v, path)
+	}
+	if rc == 0 {
+		return ocf.Success, true, nil
+	}
+	return ocf.Status(rc), true, ocf.Errorf(ocf.Status(rc), "status %d injected through %s", rc, path)
 }
 
 // Promote moves a started instance to the Promoted role.
@@ -198,11 +218,11 @@ func (Agent) Demote(ctx context.Context, r *ocf.Resource) error {
 }
 
 func changeRole(ctx context.Context, r *ocf.Resource, to string, score int) error {
-	cur, err := role(r)
+	_, started, err := role(r)
 	if err != nil {
 		return err
 	}
-	if cur == "" {
+	if !started {
 		return ocf.Stopped("%s: the instance is not started (no state file %s)", r.Env.Action, stateFile(r))
 	}
 	if err := setRole(r, to); err != nil {

@@ -1,0 +1,70 @@
+package agenttest
+
+import (
+	"testing"
+)
+
+// Row says what one agent needs to run outside a cluster. Every agent in
+// agents.All has one; the conformance suite fails for an agent without a
+// row, so adding an agent means adding its row here.
+type Row struct {
+	// Agent is the agent's name, as in agents.All.
+	Agent string
+	// Reference is the shell agent it replaces, which the suites run side
+	// by side with it.
+	Reference string
+	// Netns runs the agent (and ocf-tester, crm_resource) inside a network
+	// namespace the test creates, never in the host's.
+	Netns bool
+	// Params are the parameters of a resource that can start and stop in
+	// the sandbox.
+	Params func(sb *Sandbox) map[string]string
+	// Env prepares what the agent needs from the host in the sandbox
+	// (fake cluster tools, a veth pair in its namespace, …) and returns
+	// the environment variables that point the agent at it; nil when it
+	// needs nothing.
+	Env func(t testing.TB, sb *Sandbox) []string
+}
+
+// Rows are the agents' rows, in the order of agents.All.
+var Rows = []Row{
+	{
+		Agent:     "Dummy",
+		Reference: "/usr/lib/ocf/resource.d/heartbeat/Dummy",
+		Params: func(sb *Sandbox) map[string]string {
+			return map[string]string{"state": sb.Path("Dummy.state")}
+		},
+	},
+	{
+		Agent:     "Stateful",
+		Reference: "/usr/lib/ocf/resource.d/pacemaker/Stateful",
+		Params: func(sb *Sandbox) map[string]string {
+			return map[string]string{"state": sb.Path("Stateful.state")}
+		},
+		// Stateful sets its promotion score with crm_attribute, which
+		// needs a running cluster: a fake in HA_SBIN_DIR records it instead.
+		Env: func(t testing.TB, sb *Sandbox) []string {
+			return []string{"HA_SBIN_DIR=" + FakeSbin(t, sb)}
+		},
+	},
+}
+
+// LookupRow finds an agent's row.
+func LookupRow(agent string) (Row, bool) {
+	for _, r := range Rows {
+		if r.Agent == agent {
+			return r, true
+		}
+	}
+	return Row{}, false
+}
+
+// Environ is the environment the row's agent runs with in sb: the
+// sandbox's, plus what the row's Env prepares.
+func (r Row) Environ(t testing.TB, sb *Sandbox) []string {
+	var extra []string
+	if r.Env != nil {
+		extra = r.Env(t, sb)
+	}
+	return sb.Environ(extra...)
+}
