@@ -21,16 +21,15 @@ import (
 
 // The test binary is also a multi-call binary, like ocfbox itself: run
 // under one of the names below (a symlink made by helperDir), it is a
-// small real program the tests need, instead of a shell script.
+// small real program the tests need, instead of a shell script. The fake
+// Pacemaker tools (crm_attribute, crm_master, crm_node) are not here but
+// in internal/fakecrm, which all the module's tests share.
 var helpers = map[string]func(args []string) int{
 	"print-args":      printArgs,
 	"exit-with":       exitWith,
 	"spawn-and-sleep": spawnAndSleep,
 	"leave-daemon":    leaveDaemon,
 	"sleeper":         func([]string) int { time.Sleep(time.Hour); return 0 },
-	"crm_attribute":   fakeCluster,
-	"crm_master":      fakeCluster,
-	"crm_node":        fakeCluster,
 	"lock-holder":     lockHolder,
 }
 
@@ -110,36 +109,6 @@ func leaveDaemon(args []string) int {
 	return 0
 }
 
-// call is one recorded run of a fake cluster command.
-type call struct {
-	Argv     []string // argv[0] reduced to its base name
-	Instance string   // OCF_RESOURCE_INSTANCE it saw
-}
-
-// fakeCluster stands in for crm_attribute, crm_master and crm_node: it
-// appends its argv to $OCFTEST_RECORD, prints $OCFTEST_NODE_NAME as
-// crm_node -n does, and fails like the real tools when $OCFTEST_FAIL is
-// set (the message is what crm_attribute prints without a cluster).
-func fakeCluster(args []string) int {
-	rec := call{Argv: append([]string{filepath.Base(os.Args[0])}, args...), Instance: os.Getenv("OCF_RESOURCE_INSTANCE")}
-	line, _ := json.Marshal(rec)
-	f, err := os.OpenFile(os.Getenv("OCFTEST_RECORD"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	f.Write(append(line, '\n'))
-	f.Close()
-	if os.Getenv("OCFTEST_FAIL") != "" {
-		fmt.Fprintln(os.Stderr, "Could not connect to the CIB: Transport endpoint is not connected")
-		return 102
-	}
-	if filepath.Base(os.Args[0]) == "crm_node" {
-		fmt.Println(os.Getenv("OCFTEST_NODE_NAME"))
-	}
-	return 0
-}
-
 // lockHolder RSCTMP INSTANCE SUFFIX takes the resource's lock, says
 // "locked" and holds it until killed.
 func lockHolder(args []string) int {
@@ -155,27 +124,6 @@ func lockHolder(args []string) int {
 	fmt.Println("locked")
 	time.Sleep(time.Hour)
 	return 0
-}
-
-// readCalls returns what the fake cluster commands recorded.
-func readCalls(t *testing.T, path string) []call {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		t.Fatalf("read the fake commands' record: %v", err)
-	}
-	var calls []call
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		var c call
-		if err := json.Unmarshal([]byte(line), &c); err != nil {
-			t.Fatalf("record line %q: %v", line, err)
-		}
-		calls = append(calls, c)
-	}
-	return calls
 }
 
 //go:embed testdata/Tester.xml

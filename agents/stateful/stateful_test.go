@@ -3,19 +3,16 @@ package stateful_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ocfbox/ocfbox/agents/stateful"
-	"github.com/ocfbox/ocfbox/internal/testenv"
+	"github.com/ocfbox/ocfbox/internal/fakecrm"
 	"github.com/ocfbox/ocfbox/ocf"
 )
 
@@ -31,70 +28,32 @@ const (
 	scoreDeleted    = "crm_attribute --promotion -D"
 )
 
-var (
-	fakeOnce sync.Once
-	fakeSbin string
-	fakeErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if fakeSbin != "" {
-		os.RemoveAll(fakeSbin)
-	}
-	os.Exit(code)
-}
-
-// fakeSbinDir builds testdata/fakecrm once per test process, as
-// crm_attribute and crm_master in a directory for HA_SBIN_DIR.
-func fakeSbinDir(t *testing.T) string {
-	t.Helper()
-	gotool := testenv.RequireTool(t, "go")
-	fakeOnce.Do(func() {
-		fakeSbin, fakeErr = os.MkdirTemp("", "ocfbox-fakecrm-")
-		if fakeErr != nil {
-			return
-		}
-		attr := filepath.Join(fakeSbin, "crm_attribute")
-		out, err := exec.Command(gotool, "build", "-o", attr, "./testdata/fakecrm").CombinedOutput()
-		if err != nil {
-			fakeErr = fmt.Errorf("go build ./testdata/fakecrm: %w\n%s", err, out)
-			return
-		}
-		fakeErr = os.Link(attr, filepath.Join(fakeSbin, "crm_master"))
-	})
-	if fakeErr != nil {
-		t.Fatalf("build fake crm_attribute: %v", fakeErr)
-	}
-	return fakeSbin
-}
-
 // resource is one Stateful instance: its OCF environment, with
-// HA_SBIN_DIR holding the fake crm_attribute and crm_master, which record
-// their calls in callLog (OCFBOX_FAKECRM_CALLS).
+// HA_SBIN_DIR holding the fake crm_attribute and crm_master.
 type resource struct {
 	t       *testing.T
 	varrun  string
-	callLog string
+	sbin    fakecrm.Sbin
+	seen    *int // how many of sbin's calls calls() has returned
 	environ []string
 }
 
 func newResource(t *testing.T, instance string, extra ...string) *resource {
 	t.Helper()
-	r := &resource{t: t, varrun: t.TempDir(), callLog: filepath.Join(t.TempDir(), "calls")}
-	r.environ = append(r.ocfEnv(instance, fakeSbinDir(t)), extra...)
+	r := &resource{t: t, varrun: t.TempDir(), sbin: fakecrm.Install(t, t.TempDir()), seen: new(int)}
+	r.environ = append(r.ocfEnv(instance), extra...)
 	return r
 }
 
 // sibling is another instance (e.g. another clone number) on the same
-// node: same directories, same record of calls.
+// node: same directories, same fake tools.
 func (r *resource) sibling(instance string, extra ...string) *resource {
 	s := *r
-	s.environ = append(r.ocfEnv(instance, fakeSbinDir(r.t)), extra...)
+	s.environ = append(r.ocfEnv(instance), extra...)
 	return &s
 }
 
-func (r *resource) ocfEnv(instance, sbin string) []string {
+func (r *resource) ocfEnv(instance string) []string {
 	return []string{
 		"OCF_ROOT=/usr/lib/ocf",
 		"OCF_RA_VERSION_MAJOR=1",
@@ -107,10 +66,9 @@ func (r *resource) ocfEnv(instance, sbin string) []string {
 		"OCF_RESKEY_crm_feature_set=3.16.1",
 		"HA_RSCTMP=" + r.varrun,
 		"HA_VARRUN=" + r.varrun,
-		"HA_SBIN_DIR=" + sbin,
+		"HA_SBIN_DIR=" + r.sbin.Dir,
 		"HA_LOGFACILITY=none",
 		"HA_debug=0",
-		"OCFBOX_FAKECRM_CALLS=" + r.callLog,
 	}
 }
 
@@ -169,24 +127,16 @@ func (r *resource) run(steps ...step) {
 	}
 }
 
-// calls returns the promotion-score commands run so far and forgets them.
+// calls returns the promotion-score commands run so far (argv, without
+// the directory) and forgets them.
 func (r *resource) calls() []string {
 	r.t.Helper()
-	b, err := os.ReadFile(r.callLog)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if err := os.Remove(r.callLog); err != nil {
-		r.t.Fatal(err)
-	}
+	all := r.sbin.Calls(r.t)
 	var argvs []string
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		argv, _, _ := strings.Cut(line, "\t")
-		argvs = append(argvs, argv)
+	for _, c := range all[*r.seen:] {
+		argvs = append(argvs, strings.Join(c.Argv, " "))
 	}
+	*r.seen = len(all)
 	return argvs
 }
 
@@ -411,7 +361,8 @@ func TestPromotionScores(t *testing.T) {
 			"crm_master -l reboot -v 5", "crm_master -l reboot -D")
 	})
 	t.Run("without a cluster to take the score, actions still succeed and say why", func(t *testing.T) {
-		r := newResource(t, "rsc", "OCFBOX_FAKECRM_FAIL=1")
+		r := newResource(t, "rsc")
+		r.sbin.NoCluster(t)
 		for _, action := range []string{"start", "promote", "demote", "stop"} {
 			got := r.do(action)
 			if got.status != ocf.Success {
@@ -429,12 +380,9 @@ func TestPromotionScores(t *testing.T) {
 func TestPromotionScoreCommandSeesTheInstance(t *testing.T) {
 	r := newResource(t, "rsc-env")
 	r.run(step{"start", nil, ocf.Success, ""})
-	b, err := os.ReadFile(r.callLog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := "\tOCF_RESOURCE_INSTANCE=rsc-env\n"; !strings.HasSuffix(string(b), want) {
-		t.Errorf("crm_attribute ran with %q, want OCF_RESOURCE_INSTANCE=rsc-env in its environment", strings.TrimSpace(string(b)))
+	calls := r.sbin.Calls(t)
+	if len(calls) == 0 || calls[len(calls)-1].Instance != "rsc-env" {
+		t.Errorf("crm_attribute ran as %+v, want OCF_RESOURCE_INSTANCE=rsc-env in its environment", calls)
 	}
 }
 

@@ -1,15 +1,16 @@
-// Package testenv decides whether a test that needs root or an installed
-// program can run here. Outside CI such a test skips and says why; in CI
+// Package testenv is what tests need from the machine they run on. It
+// decides whether a test that needs root or an installed program can run
+// here: outside CI such a test skips and says why; in CI
 // (OCFBOX_REQUIRE_ALL=1) a missing requirement fails the test instead, so
-// a green CI run never hides a test that did not run.
+// a green CI run never hides a test that did not run. It also builds the
+// module's programs (the ocfbox binary, test fakes) once per test process
+// for tests that must run them as programs, and installs the agents where
+// Pacemaker looks for them.
 package testenv
 
 import (
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
-	"sync"
 	"testing"
 )
 
@@ -50,35 +51,4 @@ func RequireFile(t testing.TB, path string) {
 	if _, err := os.Stat(path); err != nil {
 		unavailable(t, "%s is not installed", path)
 	}
-}
-
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildOut  []byte
-)
-
-// Binary builds the ocfbox binary once per test process, statically as
-// `make` does, and returns its path.
-func Binary(t testing.TB) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		root := filepath.Join(filepath.Dir(file), "..", "..")
-		dir, err := os.MkdirTemp("", "ocfbox-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "ocfbox")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", binPath, ".")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		buildOut, buildErr = cmd.CombinedOutput()
-	})
-	if buildErr != nil {
-		t.Fatalf("build ocfbox: %v\n%s", buildErr, buildOut)
-	}
-	return binPath
 }
