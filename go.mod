@@ -23,4 +23,5 @@ require (
 	golang.org/x/sync v0.13.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.24.0 // indirect
+	libvirt.org/go/libvirt v1.12002.0 // indirect
 )

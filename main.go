@@ -13,12 +13,18 @@ import (
 
 	"github.com/ocfbox/ocfbox/agents"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/pkg/netif"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
 func main() {
+	// IPaddr2 re-runs this executable, detached, to send announcements in
+	// the background (arp_bg).
+	if code, ok := netif.RunAnnouncer(os.Args); ok {
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args, os.Environ(), os.Stdout, os.Stderr))
 }
 

@@ -4,6 +4,7 @@ package agents
 
 import (
 	"github.com/ocfbox/ocfbox/agents/dummy"
+	"github.com/ocfbox/ocfbox/agents/ipaddr2"
 	"github.com/ocfbox/ocfbox/agents/stateful"
 	"github.com/ocfbox/ocfbox/ocf"
 )
@@ -12,6 +13,7 @@ import (
 var All = []ocf.Definition{
 	dummy.Definition,
 	stateful.Definition,
+	ipaddr2.Definition,
 }
 
 // Lookup finds an agent by the name Pacemaker runs it under.

@@ -88,6 +88,14 @@ func Main(def Definition, inv Invocation) (status Status) {
 	began := time.Now()
 	status, err = execute(timeout, md, agent, fn, r)
 	status, err = applyRules(env, log, status, err)
+	if action == "status" {
+		// The LSB-style answer the reference agents print for status.
+		if status.running() {
+			fmt.Fprintln(stdout, "running")
+		} else if status == NotRunning {
+			fmt.Fprintln(stdout, "stopped")
+		}
+	}
 	took := time.Since(began).Round(time.Millisecond)
 	if err != nil && !(status == NotRunning && env.IsProbe()) {
 		reason := ReasonOf(err)

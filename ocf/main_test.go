@@ -692,3 +692,43 @@ func TestActionThatHonoursItsDeadlineReturnsItsOwnError(t *testing.T) {
 		})
 	}
 }
+
+func TestStatusPrintsRunningOrStopped(t *testing.T) {
+	tests := []struct {
+		name    string
+		monitor ocf.Status
+		want    string
+	}{
+		{"a running resource prints running", ocf.Success, "running\n"},
+		{"a promoted resource prints running", ocf.RunningPromoted, "running\n"},
+		{"a stopped resource prints stopped", ocf.NotRunning, "stopped\n"},
+		{"a failed resource prints nothing", ocf.ErrGeneric, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := runStatusAction(t, tc.monitor)
+			if got != tc.want {
+				t.Errorf("status printed %q on stdout, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+// runStatusAction runs "status" on an agent whose meta-data lists it and
+// whose monitor reports monitor; it returns what was printed on stdout.
+func runStatusAction(t *testing.T, monitor ocf.Status) string {
+	t.Helper()
+	xml := strings.Replace(string(testerXML), `<action name="meta-data"`, `<action name="status" timeout="20s" />
+<action name="meta-data"`, 1)
+	var err error
+	if monitor != ocf.Success && monitor != ocf.RunningPromoted {
+		err = ocf.Errorf(monitor, "monitor says %s", monitor)
+	}
+	agent := &testAgent{monitor: report(monitor, err)}
+	def := ocf.Definition{Name: "Tester", Metadata: []byte(xml), New: func() ocf.Agent { return agent }}
+	out := runDefinition(t, def, execdEnv(t), "status")
+	if out.status != monitor {
+		t.Fatalf("status exited %s, want the monitor's %s", out.status, monitor)
+	}
+	return out.stdout
+}

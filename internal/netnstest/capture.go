@@ -1,10 +1,12 @@
 package netnstest
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +21,8 @@ import (
 // Frame is an announcement seen on the wire: an ARP packet or an IPv6
 // neighbour advertisement, with the time it arrived.
 type Frame struct {
+	// At is the kernel's receive timestamp (SO_TIMESTAMPNS), so it does
+	// not depend on when the capture goroutine got to run.
 	At     time.Time
 	EthSrc net.HardwareAddr
 	EthDst net.HardwareAddr
@@ -45,15 +49,29 @@ func (f Frame) String() string {
 // arrive on one link of a namespace.
 type Capture struct {
 	pc     *packet.Conn
+	raw    syscall.RawConn
 	mu     sync.Mutex
 	frames []Frame
 	done   chan struct{}
+
+	stopOnce sync.Once
 }
 
 // Capture starts recording what arrives on link (in ns) until Stop or the
 // end of the test.
 func (ns *Namespace) Capture(t testing.TB, link string) *Capture {
 	t.Helper()
+	c, err := ns.StartCapture(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Stop() })
+	return c
+}
+
+// StartCapture is Capture for programs that are not tests; the caller
+// must Stop it.
+func (ns *Namespace) StartCapture(link string) (*Capture, error) {
 	c := &Capture{done: make(chan struct{})}
 	err := ns.Do(func() error {
 		ifi, err := net.InterfaceByName(link)
@@ -61,30 +79,61 @@ func (ns *Namespace) Capture(t testing.TB, link string) *Capture {
 			return err
 		}
 		c.pc, err = packet.Listen(ifi, packet.Raw, unix.ETH_P_ALL, nil)
-		return err
+		if err != nil {
+			return err
+		}
+		if c.raw, err = c.pc.SyscallConn(); err != nil {
+			return err
+		}
+		var serr error
+		if err := c.raw.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
 	})
 	if err != nil {
-		t.Fatalf("capture on %s in %s: %v", link, ns.Name, err)
+		if c.pc != nil {
+			c.pc.Close()
+		}
+		return nil, fmt.Errorf("capture on %s in %s: %w", link, ns.Name, err)
 	}
 	go c.loop()
-	t.Cleanup(func() { c.Stop() })
-	return c
+	return c, nil
 }
 
 func (c *Capture) loop() {
 	defer close(c.done)
-	buf := make([]byte, 65536)
+	buf, oob := make([]byte, 65536), make([]byte, 256)
 	for {
-		n, _, err := c.pc.ReadFrom(buf)
-		if err != nil {
+		var n, oobn int
+		var rerr error
+		err := c.raw.Read(func(fd uintptr) bool {
+			n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_DONTWAIT)
+			return rerr != unix.EAGAIN
+		})
+		if err != nil || rerr != nil {
 			return
 		}
-		if f, ok := parseFrame(buf[:n]); ok {
-			f.At = time.Now()
-			c.mu.Lock()
-			c.frames = append(c.frames, f)
-			c.mu.Unlock()
+		f, ok := parseFrame(buf[:n])
+		if !ok {
+			continue
 		}
+		f.At = time.Now()
+		if msgs, err := unix.ParseSocketControlMessage(oob[:oobn]); err == nil {
+			for _, m := range msgs {
+				if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SO_TIMESTAMPNS && len(m.Data) >= 16 {
+					// struct timespec of a 64-bit kernel: seconds, nanoseconds
+					sec := int64(binary.NativeEndian.Uint64(m.Data[0:8]))
+					nsec := int64(binary.NativeEndian.Uint64(m.Data[8:16]))
+					f.At = time.Unix(sec, nsec)
+				}
+			}
+		}
+		c.mu.Lock()
+		c.frames = append(c.frames, f)
+		c.mu.Unlock()
 	}
 }
 
@@ -149,9 +198,10 @@ func (c *Capture) WaitFor(n int, timeout time.Duration, match func(Frame) bool) 
 	}
 }
 
-// Stop ends the recording and returns every frame recorded.
+// Stop ends the recording and returns every frame recorded. Stopping
+// twice is harmless.
 func (c *Capture) Stop() []Frame {
-	c.pc.Close()
+	c.stopOnce.Do(func() { c.pc.Close() })
 	<-c.done
 	return c.Frames()
 }

@@ -46,15 +46,26 @@ var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9]+`)
 // running inside it.
 func New(t testing.TB) *Namespace {
 	t.Helper()
-	ns, err := create(nameFor(t))
+	ns, err := Create(t.Name())
 	if err != nil {
-		t.Fatalf("create network namespace: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := ns.destroy(); err != nil {
+		if err := ns.Close(); err != nil {
 			t.Errorf("remove network namespace %s: %v", ns.Name, err)
 		}
 	})
+	return ns
+}
+
+// Create is New for programs that are not tests: it makes a fresh named
+// namespace (its name says what made it: "ot-<what>-<random>") with lo
+// up. The caller must Close it.
+func Create(what string) (*Namespace, error) {
+	ns, err := create(nameFor(what))
+	if err != nil {
+		return nil, fmt.Errorf("create network namespace: %w", err)
+	}
 	if err := ns.Do(func() error {
 		lo, err := netlink.LinkByName("lo")
 		if err != nil {
@@ -62,15 +73,18 @@ func New(t testing.TB) *Namespace {
 		}
 		return netlink.LinkSetUp(lo)
 	}); err != nil {
-		t.Fatalf("bring up lo in %s: %v", ns.Name, err)
+		ns.Close()
+		return nil, fmt.Errorf("bring up lo in %s: %w", ns.Name, err)
 	}
-	return ns
+	return ns, nil
 }
 
-// nameFor builds a short, unique namespace name that still says which
-// test made it: "ot-<test>-<random>".
-func nameFor(t testing.TB) string {
-	base := strings.Trim(unsafeChars.ReplaceAllString(t.Name(), "-"), "-")
+// Close kills every process still inside the namespace and deletes it.
+func (ns *Namespace) Close() error { return ns.destroy() }
+
+// nameFor builds a short, unique namespace name: "ot-<what>-<random>".
+func nameFor(what string) string {
+	base := strings.Trim(unsafeChars.ReplaceAllString(what, "-"), "-")
 	if len(base) > 20 {
 		base = base[len(base)-20:]
 	}
@@ -194,6 +208,13 @@ func (ns *Namespace) MustRun(t testing.TB, argv ...string) string {
 // (which may be ns itself), and sets both ends up.
 func (ns *Namespace) Veth(t testing.TB, name string, peer *Namespace, peerName string) {
 	t.Helper()
+	if err := ns.AddVeth(name, peer, peerName); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// AddVeth is Veth for programs that are not tests.
+func (ns *Namespace) AddVeth(name string, peer *Namespace, peerName string) error {
 	err := ns.Do(func() error {
 		veth := &netlink.Veth{
 			LinkAttrs: netlink.LinkAttrs{Name: name},
@@ -211,8 +232,9 @@ func (ns *Namespace) Veth(t testing.TB, name string, peer *Namespace, peerName s
 		err = peer.Do(func() error { return setUp(peerName) })
 	}
 	if err != nil {
-		t.Fatalf("veth %s (%s) – %s (%s): %v", name, ns.Name, peerName, peer.Name, err)
+		return fmt.Errorf("veth %s (%s) – %s (%s): %w", name, ns.Name, peerName, peer.Name, err)
 	}
+	return nil
 }
 
 func setUp(name string) error {

@@ -47,6 +47,21 @@ var Rows = []Row{
 			return []string{"HA_SBIN_DIR=" + FakeSbin(t, sb)}
 		},
 	},
+	{
+		Agent:     "IPaddr2",
+		Reference: "/usr/lib/ocf/resource.d/heartbeat/IPaddr2",
+		Netns:     true,
+		// The NIC and netmask come from the routing table, as in most
+		// clusters: the namespace's veth holds the subnet's base address.
+		Params: func(sb *Sandbox) map[string]string {
+			return map[string]string{"ip": "192.0.2.10"}
+		},
+		Env: func(t testing.TB, sb *Sandbox) []string {
+			sb.Netns.Veth(t, "eth0", sb.Netns, "eth0-peer")
+			sb.Netns.MustRun(t, "ip", "addr", "add", "192.0.2.1/24", "dev", "eth0")
+			return nil
+		},
+	},
 }
 
 // LookupRow finds an agent's row.
