@@ -42,7 +42,7 @@ DIST        ?= dist
 STAGE       := $(DIST)/stage
 
 .PHONY: all build deps gocheck test unit vet fmtcheck clean install uninstall \
-	stage deb rpm bench demo
+	stage deb rpm bench demo demo-cluster
 
 all: build
 
@@ -140,6 +140,12 @@ demo: deps build install
 	$(SHOW) crm_resource --validate --class ocf --provider ocfbox --agent Dummy --option state=/nonexistent/dir/state
 	@printf '\n$$ %s\n' 'crm_resource --show-metadata ocf:ocfbox:Dummy | head -n 12'
 	@crm_resource --show-metadata ocf:ocfbox:Dummy | head -n 12
+	@printf '\n$$ %s\n' 'go run ./tests/cluster/cmd/demo -ocfbox bin/ocfbox'
+	$(GO) run ./tests/cluster/cmd/demo -ocfbox $(CURDIR)/bin/ocfbox
+
+# Three Pacemaker nodes in network namespaces: ocfbox agents, a node killed, the failover.
+demo-cluster: deps build
+	$(GO) run ./tests/cluster/cmd/demo -ocfbox $(CURDIR)/bin/ocfbox
 
 clean:
 	rm -rf bin dist
