@@ -3,6 +3,7 @@
 package agents
 
 import (
+	"github.com/ocfbox/ocfbox/agents/apache"
 	"github.com/ocfbox/ocfbox/agents/dummy"
 	"github.com/ocfbox/ocfbox/agents/ipaddr2"
 	"github.com/ocfbox/ocfbox/agents/stateful"
@@ -14,6 +15,7 @@ var All = []ocf.Definition{
 	dummy.Definition,
 	stateful.Definition,
 	ipaddr2.Definition,
+	apache.Definition,
 }
 
 // Lookup finds an agent by the name Pacemaker runs it under.

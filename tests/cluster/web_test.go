@@ -58,6 +58,11 @@ var webCases = []webCase{
 		vip: vip("ocf:heartbeat:IPaddr2"),
 		www: apache("ocf:heartbeat:apache"),
 	},
+	{
+		name: "ocfbox-IPaddr2+ocfbox-apache", setup: cluster.SetupApache, serves: httpServes,
+		vip: vip("ocf:ocfbox:IPaddr2"),
+		www: apache("ocf:ocfbox:apache"),
+	},
 }
 
 // httpServes fetches the page through the VIP from the client: the

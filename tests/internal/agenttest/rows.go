@@ -62,6 +62,17 @@ var Rows = []Row{
 			return nil
 		},
 	},
+	{
+		Agent:     "apache",
+		Reference: "/usr/lib/ocf/resource.d/heartbeat/apache",
+		// A web site of the sandbox's own on 127.0.0.1; envfiles names a
+		// file that does not exist, which both agents skip, so that
+		// neither reads Debian's /etc/apache2/envvars (the default).
+		Params: func(sb *Sandbox) map[string]string {
+			return map[string]string{"configfile": apacheConfig(sb), "envfiles": sb.Path("no-envvars")}
+		},
+		Env: apacheEnv,
+	},
 }
 
 // LookupRow finds an agent's row.
