@@ -42,7 +42,7 @@ DIST        ?= dist
 STAGE       := $(DIST)/stage
 
 .PHONY: all build deps gocheck test unit vet fmtcheck clean install uninstall \
-	stage deb rpm bench demo demo-cluster
+	stage deb rpm bench demo demo-cluster cgo
 
 all: build
 
@@ -50,6 +50,14 @@ build: bin/ocfbox
 
 bin/ocfbox: $(shell find . -name '*.go' -o -name '*.xml' | grep -v -e '^./tests/' -e '^./dist/') go.mod go.sum | gocheck
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ .
+
+# bin/ocfbox-cgo: VirtualDomain on libvirt's own client library
+# (libvirt.org/go/libvirt, loaded with dlopen) for sites that need its
+# client-side drivers or ssh transport; only libc is linked dynamically.
+cgo: bin/ocfbox-cgo
+
+bin/ocfbox-cgo: $(shell find . -name '*.go' -o -name '*.xml' | grep -v -e '^./tests/' -e '^./dist/') go.mod go.sum | gocheck
+	CGO_ENABLED=1 $(GO) build -trimpath -tags $(BUILD_TAGS),libvirt_cgo,libvirt_dlopen,netgo,osusergo -ldflags '$(LDFLAGS)' -o $@ .
 
 gocheck:
 	@command -v $(GO) >/dev/null || { echo "make: Go (1.26 or later) is needed: not on PATH and not in /usr/local/go/bin" >&2; exit 1; }

@@ -7,6 +7,7 @@ import (
 	"github.com/ocfbox/ocfbox/agents/dummy"
 	"github.com/ocfbox/ocfbox/agents/ipaddr2"
 	"github.com/ocfbox/ocfbox/agents/stateful"
+	"github.com/ocfbox/ocfbox/agents/virtualdomain"
 	"github.com/ocfbox/ocfbox/ocf"
 )
 
@@ -16,6 +17,7 @@ var All = []ocf.Definition{
 	stateful.Definition,
 	ipaddr2.Definition,
 	apache.Definition,
+	virtualdomain.Definition,
 }
 
 // Lookup finds an agent by the name Pacemaker runs it under.

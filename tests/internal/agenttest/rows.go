@@ -1,7 +1,12 @@
 package agenttest
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/ocfbox/ocfbox/internal/libvirttest"
 )
 
 // Row says what one agent needs to run outside a cluster. Every agent in
@@ -13,6 +18,9 @@ type Row struct {
 	// Reference is the shell agent it replaces, which the suites run side
 	// by side with it.
 	Reference string
+	// ReferenceOCFTesterNote, when set, says why the reference agent is
+	// not run through ocf-tester for comparison (e.g. it never finishes).
+	ReferenceOCFTesterNote string
 	// Netns runs the agent (and ocf-tester, crm_resource) inside a network
 	// namespace the test creates, never in the host's.
 	Netns bool
@@ -72,6 +80,28 @@ var Rows = []Row{
 			return map[string]string{"configfile": apacheConfig(sb), "envfiles": sb.Path("no-envvars")}
 		},
 		Env: apacheEnv,
+	},
+	{
+		Agent:     "VirtualDomain",
+		Reference: "/usr/lib/ocf/resource.d/heartbeat/VirtualDomain",
+		// ocf-tester's migrate_from has no guest arriving: the reference
+		// waits for it until it is killed (ocfbox returns 1 at its deadline).
+		ReferenceOCFTesterNote: "its migrate_from loops until killed when no guest arrives",
+		// force_stop: the test guest has no operating system, so an ACPI
+		// shutdown would only end at the stop's deadline.
+		Params: func(sb *Sandbox) map[string]string {
+			return map[string]string{"config": sb.Path("guest.xml"), "force_stop": "1"}
+		},
+		// A private libvirtd running qemu under TCG, reached through
+		// LIBVIRT_DEFAULT_URI as both agents (and virsh) honour it.
+		Env: func(t testing.TB, sb *Sandbox) []string {
+			d := libvirttest.Start(t)
+			name := "ocfbox-" + strings.NewReplacer("/", "-", ".", "-").Replace(filepath.Base(sb.Dir))
+			if err := os.WriteFile(sb.Path("guest.xml"), []byte(libvirttest.GuestXML(name, "")), 0o644); err != nil {
+				t.Fatalf("write guest config: %v", err)
+			}
+			return []string{"LIBVIRT_DEFAULT_URI=" + d.URI()}
+		},
 	},
 }
 
