@@ -207,7 +207,9 @@ var parityScenarios = []scenario{
 		}},
 	{name: "failing monitor script", deviation: "monitor script fails during start",
 		params: map[string]string{"monitor_scripts": "/bin/false"}, run: func(p *party) {
-			p.expect("start waits for the scripts", p.act("start", 8000), ocf.ErrGeneric, killed)
+			// 20 s, Pacemaker's default: the guest must be up (and its
+			// script failing) before the deadline even on a loaded machine.
+			p.expect("start waits for the scripts", p.act("start", 20000), ocf.ErrGeneric, killed)
 			p.expect("monitor", p.monitor(), ocf.ErrGeneric, ocf.ErrGeneric)
 			p.expect("stop", p.act("stop", 12000), ocf.Success, ocf.Success)
 		}},
