@@ -126,13 +126,36 @@ func newDaemon(t testing.TB, name, addr string, listen bool) *Daemon {
 	}
 	d := &Daemon{Name: name, Addr: addr, Dir: dir, Socket: filepath.Join(dir, "run", "libvirt-sock"), t: t, listen: listen}
 	t.Cleanup(d.teardown)
+	if err := Prepare(dir, listen); err != nil {
+		t.Fatalf("libvirttest: %v", err)
+	}
+	return d
+}
+
+// Prepare lays out dir for a private libvirtd: its run, lib, cache, log
+// and etc directories, a libvirtd.conf (without authentication on the
+// UNIX socket, with a host UUID of its own, TCP listening without
+// authentication when listen is set), a qemu.conf without security
+// driver, per-guest namespaces or cgroups, and the capability cache of
+// CapsCacheDir. Start does this itself; a program that runs libvirtd in
+// namespaces of its own (the cluster nodes of tests/cluster) calls
+// Prepare once, runs MountCommands inside the daemon's mount namespace at
+// every start, starts Libvirtd there and calls SaveCaps at the end. A
+// dir already prepared is left as it is.
+func Prepare(dir string, listen bool) error {
+	if _, err := os.Stat(filepath.Join(dir, "etc", "libvirtd.conf")); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	// qemu runs as libvirt-qemu and must reach the guests' files.
 	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatalf("libvirttest: %v", err)
+		return err
 	}
 	for _, sub := range []string{"run", "lib", "cache/qemu/capabilities", "log", "etc"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o755); err != nil {
-			t.Fatalf("libvirttest: %v", err)
+			return err
 		}
 	}
 	conf := fmt.Sprintf(`auth_unix_rw = "none"
@@ -144,23 +167,92 @@ log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 		conf += "listen_tls = 0\nlisten_tcp = 1\nauth_tcp = \"none\"\n"
 	}
 	// No cgroups: libvirt would otherwise create machine/ groups in the
-	// host's (shared) cgroup tree for every guest.
-	qemuConf := `stdio_handler = "file"
+	// host's (shared) cgroup tree for every guest. A VNC port range of
+	// its own: daemons in the host's network namespace (Start) each
+	// allocate display ports by themselves, and two starting a guest at
+	// once would both pick the first free port of the default range.
+	var r [2]byte
+	rand.Read(r[:])
+	port := 5900 + 100*((int(r[0])<<8|int(r[1]))%500)
+	qemuConf := fmt.Sprintf(`stdio_handler = "file"
 security_driver = "none"
 namespaces = [ ]
 cgroup_controllers = [ ]
-`
-	write(t, filepath.Join(dir, "etc", "libvirtd.conf"), conf)
-	write(t, filepath.Join(dir, "etc", "qemu.conf"), qemuConf)
-	d.copyCapsIn()
-	return d
+remote_display_port_min = %d
+remote_display_port_max = %d
+`, port, port+99)
+	if err := os.WriteFile(filepath.Join(dir, "etc", "libvirtd.conf"), []byte(conf), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etc", "qemu.conf"), []byte(qemuConf), 0o644); err != nil {
+		return err
+	}
+	copyCapsIn(dir)
+	return nil
 }
 
-func write(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatalf("libvirttest: %v", err)
+// Libvirtd is the command line of a daemon laid out by Prepare, to run
+// inside its namespaces once MountCommands ran there.
+func Libvirtd(listen bool) []string {
+	if listen {
+		return []string{"libvirtd", "--listen"}
 	}
+	return []string{"libvirtd"}
+}
+
+// SaveCaps keeps what the daemon of dir probed for the next daemon.
+func SaveCaps(dir string) { copyCapsOut(dir) }
+
+// MountOptions shape MountCommands.
+type MountOptions struct {
+	// Hosts, when set, becomes the namespace's /etc/hosts.
+	Hosts []byte
+	// FreshRun says the namespace already has a /run of its own that
+	// every start empties (a tmpfs): libvirt's run directory is then
+	// made there rather than bound from dir, so no stale guest state of
+	// an earlier start survives. Otherwise a tmpfs is mounted on /run and
+	// dir/run bound on /run/libvirt (the socket is reachable from outside
+	// at dir/run/libvirt-sock).
+	FreshRun bool
+}
+
+// MountCommands are the commands (argv, run in order inside the daemon's
+// private mount namespace) that give a daemon laid out by Prepare in dir
+// its directories: its own /run/libvirt, /var/lib, /var/cache,
+// /var/log and /etc of libvirt, an /etc/hosts when asked, and a /dev/kvm
+// its qemu user cannot open (see the package documentation). Files the
+// mounts need are written into dir.
+func MountCommands(dir string, opts MountOptions) ([][]string, error) {
+	var cmds [][]string
+	if opts.FreshRun {
+		cmds = append(cmds, []string{"mkdir", "-p", "/run/libvirt"})
+	} else {
+		cmds = append(cmds, []string{"mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run"},
+			[]string{"mkdir", "/run/libvirt"},
+			[]string{"mount", "--bind", filepath.Join(dir, "run"), "/run/libvirt"})
+	}
+	for _, m := range []struct{ src, dst string }{{"lib", "/var/lib/libvirt"}, {"cache", "/var/cache/libvirt"},
+		{"log", "/var/log/libvirt"}, {"etc", "/etc/libvirt"}} {
+		cmds = append(cmds, []string{"mount", "--bind", filepath.Join(dir, m.src), m.dst})
+	}
+	if opts.Hosts != nil {
+		p := filepath.Join(dir, "hosts")
+		if err := os.WriteFile(p, opts.Hosts, 0o644); err != nil {
+			return nil, err
+		}
+		cmds = append(cmds, []string{"mount", "--bind", p, "/etc/hosts"})
+	}
+	if _, err := os.Stat("/dev/kvm"); err == nil {
+		p := filepath.Join(dir, "kvm-unusable")
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(p, 0); err != nil {
+			return nil, err
+		}
+		cmds = append(cmds, []string{"mount", "--bind", p, "/dev/kvm"})
+	}
+	return cmds, nil
 }
 
 func randomUUID() string {
@@ -196,30 +288,15 @@ func (d *Daemon) startAnchor(network bool) {
 	d.mntNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", d.anchor.Process.Pid))
 }
 
-// mount gives the namespace its private directories: a tmpfs /run with
-// the daemon's own /run/libvirt (Dir/run, where its socket is, so that
-// qemu:///system finds it inside the namespace and Socket outside), its
-// own /var/lib, /var/cache, /var/log and /etc of libvirt, an /etc/hosts
-// when given, and a /dev/kvm the qemu user cannot open.
+// mount gives the namespace its private directories (MountCommands).
 func (d *Daemon) mount(hosts []byte) {
-	d.enter("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/run")
-	d.enter("mkdir", "/run/libvirt")
-	for src, dst := range map[string]string{"run": "/run/libvirt", "lib": "/var/lib/libvirt", "cache": "/var/cache/libvirt",
-		"log": "/var/log/libvirt", "etc": "/etc/libvirt"} {
-		d.enter("mount", "--bind", filepath.Join(d.Dir, src), dst)
+	d.t.Helper()
+	cmds, err := MountCommands(d.Dir, MountOptions{Hosts: hosts})
+	if err != nil {
+		d.t.Fatalf("libvirttest: %v", err)
 	}
-	if hosts != nil {
-		p := filepath.Join(d.Dir, "hosts")
-		write(d.t, p, string(hosts))
-		d.enter("mount", "--bind", p, "/etc/hosts")
-	}
-	if _, err := os.Stat("/dev/kvm"); err == nil {
-		p := filepath.Join(d.Dir, "kvm-unusable")
-		write(d.t, p, "")
-		if err := os.Chmod(p, 0); err != nil {
-			d.t.Fatalf("libvirttest: %v", err)
-		}
-		d.enter("mount", "--bind", p, "/dev/kvm")
+	for _, c := range cmds {
+		d.enter(c...)
 	}
 }
 
@@ -245,10 +322,7 @@ func (d *Daemon) StartDaemon() {
 		return
 	}
 	os.Remove(d.Socket)
-	args := append(append(append([]string{}, d.nsFlags...), "--"), "libvirtd")
-	if d.listen {
-		args = append(args, "--listen")
-	}
+	args := append(append(append([]string{}, d.nsFlags...), "--"), Libvirtd(d.listen)...)
 	log, err := os.OpenFile(filepath.Join(d.Dir, "libvirtd.out"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		d.t.Fatalf("libvirttest: %v", err)
@@ -370,7 +444,7 @@ func (d *Daemon) teardown() {
 		d.anchor.Process.Kill()
 		d.anchor.Wait()
 	}
-	d.copyCapsOut()
+	copyCapsOut(d.Dir)
 	if d.t.Failed() || os.Getenv("OCFBOX_KEEP_LIBVIRT") != "" {
 		d.t.Logf("libvirttest: %s log:\n%s", d.Dir, d.tail("log/libvirtd.log"))
 	}
@@ -396,25 +470,25 @@ func (d *Daemon) tail(name string) string {
 	return strings.Join(lines, "\n")
 }
 
-func (d *Daemon) capsDir() string { return filepath.Join(d.Dir, "cache", "qemu", "capabilities") }
+func capsDir(dir string) string { return filepath.Join(dir, "cache", "qemu", "capabilities") }
 
-func (d *Daemon) copyCapsIn() {
+func copyCapsIn(dir string) {
 	entries, _ := os.ReadDir(CapsCacheDir)
 	for _, e := range entries {
-		copyFile(filepath.Join(CapsCacheDir, e.Name()), filepath.Join(d.capsDir(), e.Name()))
+		copyFile(filepath.Join(CapsCacheDir, e.Name()), filepath.Join(capsDir(dir), e.Name()))
 	}
 }
 
-// copyCapsOut keeps what this daemon probed for the next one.
-func (d *Daemon) copyCapsOut() {
-	entries, _ := os.ReadDir(d.capsDir())
+// copyCapsOut keeps what the daemon of dir probed for the next one.
+func copyCapsOut(dir string) {
+	entries, _ := os.ReadDir(capsDir(dir))
 	for _, e := range entries {
 		if err := os.MkdirAll(CapsCacheDir, 0o755); err != nil {
 			return
 		}
 		dst := filepath.Join(CapsCacheDir, e.Name())
 		tmp := dst + ".tmp" + strconv.Itoa(os.Getpid())
-		if copyFile(filepath.Join(d.capsDir(), e.Name()), tmp) == nil {
+		if copyFile(filepath.Join(capsDir(dir), e.Name()), tmp) == nil {
 			os.Rename(tmp, dst)
 		}
 	}
