@@ -30,10 +30,10 @@ func NewLogger(env *Env, stderr io.Writer) *slog.Logger {
 	}
 	if env.Log.Facility != "" {
 		if facility, ok := facilities[strings.ToLower(env.Log.Facility)]; ok {
+			// Connected when the first line is written: most
+			// invocations (a successful monitor) log nothing.
 			// log/syslog appends "[pid]" to the tag itself.
-			if w, err := dialSyslog(facility, name); err == nil {
-				h.syslog = w
-			}
+			h.syslog = &lazySyslog{facility: facility, tag: name}
 		}
 	}
 	return slog.New(h)
@@ -46,6 +46,25 @@ const LevelCritical = slog.LevelError + 4
 // points it at a socket of its own.
 var dialSyslog = func(facility syslog.Priority, tag string) (*syslog.Writer, error) {
 	return syslog.New(facility|syslog.LOG_INFO, tag)
+}
+
+// lazySyslog is the connection to syslog, made once, on first use; nil
+// w after that means syslog is unreachable. The handler's mutex guards it.
+type lazySyslog struct {
+	facility syslog.Priority
+	tag      string
+	dialed   bool
+	w        *syslog.Writer
+}
+
+func (l *lazySyslog) writer() *syslog.Writer {
+	if !l.dialed {
+		l.dialed = true
+		if w, err := dialSyslog(l.facility, l.tag); err == nil {
+			l.w = w
+		}
+	}
+	return l.w
 }
 
 var facilities = map[string]syslog.Priority{
@@ -62,7 +81,7 @@ type logHandler struct {
 	tag    string
 	cfg    LogConfig
 	stderr io.Writer
-	syslog *syslog.Writer
+	syslog *lazySyslog // nil without a syslog facility
 	attrs  []slog.Attr
 	mu     *sync.Mutex
 }
@@ -133,18 +152,22 @@ func (h *logHandler) toSyslog(l slog.Level, msg string) bool {
 	if h.syslog == nil {
 		return false
 	}
+	w := h.syslog.writer()
+	if w == nil {
+		return false
+	}
 	var err error
 	switch {
 	case l >= LevelCritical:
-		err = h.syslog.Crit(msg)
+		err = w.Crit(msg)
 	case l >= slog.LevelError:
-		err = h.syslog.Err(msg)
+		err = w.Err(msg)
 	case l >= slog.LevelWarn:
-		err = h.syslog.Warning(msg)
+		err = w.Warning(msg)
 	case l >= slog.LevelInfo:
-		err = h.syslog.Info(msg)
+		err = w.Info(msg)
 	default:
-		err = h.syslog.Debug(msg)
+		err = w.Debug(msg)
 	}
 	return err == nil
 }

@@ -82,3 +82,32 @@ func TestLoggerFallsBackToStderrWhenSyslogIsUnreachable(t *testing.T) {
 		t.Errorf("stderr = %q, want %q", stderr.String(), want)
 	}
 }
+
+func TestLoggerConnectsToSyslogOnlyWhenItWritesAndOnlyOnce(t *testing.T) {
+	conn := fakeSyslog(t)
+	inner := dialSyslog
+	dials := 0
+	dialSyslog = func(facility syslog.Priority, tag string) (*syslog.Writer, error) {
+		dials++
+		return inner(facility, tag)
+	}
+	env := ReadEnv([]string{"OCF_RESOURCE_INSTANCE=rsc1", "HA_LOGFACILITY=daemon"}, "Tester", "monitor")
+	log := NewLogger(env, new(bytes.Buffer))
+	log.Debug("not logged without HA_debug")
+	if dials != 0 {
+		t.Fatalf("dialled syslog %d times before any line was written; a quiet monitor must not connect", dials)
+	}
+	log.Info("one")
+	log.Info("two")
+	if dials != 1 {
+		t.Errorf("dialled syslog %d times for two lines, want once", dials)
+	}
+	buf := make([]byte, 4096)
+	for _, want := range []string{"INFO: one", "INFO: two"} {
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil || !strings.Contains(string(buf[:n]), want) {
+			t.Errorf("syslog got %q, %v; want a message with %q", buf[:n], err, want)
+		}
+	}
+}
