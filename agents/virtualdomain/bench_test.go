@@ -6,12 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ocfbox/ocfbox/internal/libvirttest"
+	"github.com/ocfbox/ocfbox/internal/measure"
 	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
 )
@@ -58,13 +58,8 @@ func newBenchParty(b *testing.B, lv *libvirttest.Daemon, s *benchSide, extra ...
 	return p
 }
 
-func median(d []time.Duration) time.Duration {
-	s := slices.Clone(d)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-// execs counts the programs one action runs.
+// execs counts the programs one action runs (internal/measure's strace
+// trace), the agent's own not counted; -1 without strace.
 func execs(b *testing.B, p *party, action string, meta ...string) int {
 	strace, err := exec.LookPath("strace")
 	if err != nil {
@@ -73,18 +68,18 @@ func execs(b *testing.B, p *party, action string, meta ...string) int {
 	trace := filepath.Join(b.TempDir(), "trace")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, strace, "-f", "-qq", "-e", "trace=execve", "-e", "signal=none", "-o", trace, p.agent, action)
+	argv := append(measure.StraceArgv(strace, trace), p.agent, action)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = partyEnv(p, 30000, meta...)
 	cmd.Dir = p.dir
-	cmd.Run()
-	data, _ := os.ReadFile(trace)
-	n := 0
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.Contains(line, "execve(") && strings.HasSuffix(strings.TrimSpace(line), "= 0") {
-			n++
-		}
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("%s: %v", strace, err)
 	}
-	return n - 1
+	t, err := measure.WaitTrace(ctx, cmd, trace, time.Second)
+	if err != nil {
+		b.Fatalf("trace %s %s: %v", p.agent, action, err)
+	}
+	return len(t.Programs) - 1
 }
 
 // BenchmarkMonitor: a recurring monitor of a running guest, utilization
@@ -121,7 +116,7 @@ func BenchmarkMonitor(b *testing.B) {
 	}
 	b.StopTimer()
 	for _, s := range sides {
-		m := median(times[s.name])
+		m := measure.Median(times[s.name])
 		b.ReportMetric(float64(m.Microseconds())/1000, s.name+"-ms")
 		b.ReportMetric(float64(execs(b, s.party, "monitor", "interval=10000")), s.name+"-execs")
 		b.Logf("%-10s monitor median %v over %d runs", s.name, m, len(times[s.name]))
@@ -156,7 +151,7 @@ func BenchmarkStartStop(b *testing.B) {
 	}
 	b.StopTimer()
 	for _, s := range sides {
-		b.ReportMetric(float64(median(starts[s.name]).Milliseconds()), s.name+"-start-ms")
-		b.ReportMetric(float64(median(stops[s.name]).Milliseconds()), s.name+"-stop-ms")
+		b.ReportMetric(float64(measure.Median(starts[s.name]).Milliseconds()), s.name+"-start-ms")
+		b.ReportMetric(float64(measure.Median(stops[s.name]).Milliseconds()), s.name+"-stop-ms")
 	}
 }

@@ -1,33 +1,38 @@
 // Command bench measures ocfbox's agents against the reference shell
 // agents in one run and prints a markdown table.
 //
-//	go run ./tests/bench [-n 200] [-bin bin/ocfbox] [-run Dummy]
+//	go run ./tests/bench [-n 200] [-n-change 10] [-bin bin/ocfbox] [-run 'IPaddr2 start']
 //
-// For every scenario (agent, action, setup) it prepares one resource per
-// side, each with its own temporary state, then runs the action
-// alternately, ocfbox then reference, n times each, with the environment
+// Every row is one agent's action (monitor of a started resource, start,
+// stop; scenarios.go has them). For each row it prepares one resource per
+// side, ocfbox and reference, each with its own temporary state (and its
+// own network namespace or web site where the agent needs one), then runs
+// the action alternately, ocfbox then reference, with the environment
 // pacemaker-execd gives that operation, and reports:
 //
 //   - the median and 90th percentile wall time of one invocation, fork to
-//     exit as the caller sees it;
+//     exit as the caller sees it, and its CPU time (user + system of the
+//     process tree the agent waited for, from wait4);
 //   - the programs one invocation executes (successful execve calls under
 //     `strace -f`, the agent itself included);
 //   - the peak resident set size: ru_maxrss of the invocation's process
-//     tree (the largest single process in it) as wait4 reports it. The
-//     invocation is started from GNU time, because Linux folds the
-//     address space a process replaces at execve into its ru_maxrss: a
-//     child of this (larger) Go program would report this program's RSS.
-//     The floor printed is /bin/true measured the same way.
+//     tree (the largest single process in it), from GNU time;
+//   - for some rows one more figure (scenario.Observe), such as when
+//     IPaddr2's first gratuitous ARP reaches the wire.
 //
-// Speed is a measurement, not a test: nothing here passes or fails on a
-// number. An invocation that does not return the expected status stops
-// the run, so a broken agent is never reported as fast.
+// A start is measured from a stopped resource and followed by an
+// unmeasured stop; a stop is preceded by an unmeasured start; so every
+// start is followed by a stop, and a row ends with a stop of each side
+// whatever happened. Statuses are checked everywhere: an invocation that
+// does not return what it must stops the run, so a broken agent is never
+// reported as fast. Speed is a measurement, not a test: nothing here
+// passes or fails on a number. internal/measure has what other
+// benchmarks share with this one (trace parsing, percentiles).
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"debug/buildinfo"
+	"context"
 	"debug/elf"
 	"errors"
 	"flag"
@@ -36,66 +41,65 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
-	"regexp"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"github.com/ocfbox/ocfbox/internal/measure"
+	"github.com/ocfbox/ocfbox/internal/netnstest"
 )
 
 // scenario is one row of the table: an agent's action on a resource that
-// setup prepared.
+// Prepare and Setup made ready.
 type scenario struct {
 	Agent     string // name of the ocfbox agent (and of its symlink)
 	Action    string // the measured action
 	Reference string // path of the reference agent
 	Want      int    // the status every measured invocation must return
+	Root      bool   // needs root (network namespaces, httpd)
 	// Op is the measured operation's meta attributes (CRM_meta_*), as
 	// Pacemaker sets them for it, e.g. interval and role.
 	Op map[string]string
 	// Resource is the resource's meta attributes (clone, promotable …),
 	// given to every action.
 	Resource map[string]string
-	// Setup gives the resource its parameters and brings it to the state
-	// the action is measured in, e.g. started.
+	// Prepare gives a side its parameters and surroundings, registering
+	// with side.cleanup what undoes them; the resource is stopped.
+	Prepare func(s *side) error
+	// Setup, if set, then brings the resource to the state every measured
+	// invocation starts from (started, for a monitor).
 	Setup func(s *side) error
-	// Teardown undoes Setup; nil means stop.
-	Teardown func(s *side) error
+	// Before and After run around every measured invocation, unmeasured:
+	// a start row stops after each start, a stop row starts before each
+	// stop. Rows that have them change the resource's state and are
+	// measured fewer times (counts).
+	Before, After func(s *side) error
+	// Observe, if set, measures one more figure after every timed
+	// invocation.
+	Observe *observation
 }
 
-// scenarios are the rows. A new agent adds its own here.
-var scenarios = []scenario{
-	{
-		Agent: "Dummy", Action: "monitor", Want: 0,
-		Reference: "/usr/lib/ocf/resource.d/heartbeat/Dummy",
-		Op:        map[string]string{"interval": "10000", "name": "monitor"},
-		Setup: func(s *side) error {
-			s.Params["state"] = s.path("Dummy.state")
-			return s.expect("start", 0)
-		},
-	},
-	{
-		// A promotable clone instance in the Unpromoted role. Its recurring
-		// monitor does not touch the promotion score; start does, so
-		// crm_attribute is a fake in HA_SBIN_DIR and nothing reaches a
-		// cluster.
-		Agent: "Stateful", Action: "monitor", Want: 0,
-		Reference: "/usr/lib/ocf/resource.d/pacemaker/Stateful",
-		Op:        map[string]string{"interval": "11000", "name": "monitor", "role": "Unpromoted"},
-		Resource: map[string]string{
-			"clone": "0", "clone_max": "2", "clone_node_max": "1", "globally_unique": "false",
-			"notify": "false", "promotable": "true", "promoted_max": "1", "promoted_node_max": "1",
-		},
-		Setup: func(s *side) error {
-			s.Params["state"] = s.path("Stateful.state")
-			if err := s.fakeTool("crm_attribute"); err != nil {
-				return err
-			}
-			return s.expect("start", 0)
-		},
-	},
+// observation is a figure measured after each timed invocation, reported
+// under the table as median / p90 per side.
+type observation struct {
+	What string // what is measured, e.g. "first gratuitous ARP …, after start returned"
+	// Measure returns the figure for the invocation that ran from began
+	// to returned.
+	Measure func(s *side, began, returned time.Time) (time.Duration, error)
+}
+
+func (sc *scenario) name() string { return sc.Agent + " " + sc.Action }
+
+// changesState tells start and stop rows from monitor rows.
+func (sc *scenario) changesState() bool { return sc.Before != nil || sc.After != nil }
+
+// counts is how often each side of a row runs.
+type counts struct {
+	runs, warmup, rss int
 }
 
 // side is one agent implementation of a scenario, with its own directory.
@@ -106,10 +110,22 @@ type side struct {
 	Dir      string
 	Params   map[string]string // OCF_RESKEY_<name>
 	Extra    map[string]string // other variables, e.g. HA_SBIN_DIR
+	// NetNS, if set, is the network namespace the agent runs in: every
+	// invocation (and its strace or GNU time) is forked from a thread
+	// inside it.
+	NetNS *netnstest.Namespace
+	// Capture records announcements a neighbour sees (IPaddr2).
+	Capture  *netnstest.Capture
 	sc       *scenario
+	prepared bool // Prepare succeeded: the final stop is due
+	cleanups []func() error
 }
 
 func (s *side) path(name string) string { return filepath.Join(s.Dir, name) }
+
+// cleanup registers what undoes a part of Prepare; they run last first,
+// after the row's final stop.
+func (s *side) cleanup(fn func() error) { s.cleanups = append(s.cleanups, fn) }
 
 // environ is what pacemaker-execd gives the agent for one operation:
 // its own environment (PATH and Pacemaker's logging options, here with
@@ -157,22 +173,110 @@ func (s *side) environ(op map[string]string) []string {
 	return out
 }
 
-// command is one invocation of action, optionally through a wrapper
-// (strace, time).
-func (s *side) command(action string, op map[string]string, wrapper ...string) *exec.Cmd {
-	argv := append(slices.Clone(wrapper), s.Exe, action)
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = s.environ(op)
-	cmd.Dir = s.Dir
-	return cmd
+// limit is when an invocation is killed: 10 s after the operation's
+// timeout (CRM_meta_timeout: 20 s unless the operation's meta says
+// otherwise), which a working agent never reaches.
+func limit(op map[string]string) time.Duration {
+	ms, err := strconv.Atoi(op["timeout"])
+	if err != nil {
+		ms = 20000
+	}
+	return time.Duration(ms)*time.Millisecond + 10*time.Second
 }
 
-// expect runs a (setup) action with that action's own operation meta.
-func (s *side) expect(action string, want int) error {
-	cmd := s.command(action, map[string]string{"name": action})
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	return checkStatus(s, action, cmd.Run(), want, out.Bytes())
+// invocation is one run of an action, optionally through a wrapper
+// (strace, GNU time), in its own process group as pacemaker-execd runs
+// agents. Its output goes to a file, not a pipe: the wait ends when the
+// agent exits, not when a background child it left (send_arp, httpd)
+// closes its copy.
+type invocation struct {
+	s      *side
+	action string
+	cmd    *exec.Cmd
+	out    *os.File
+	cancel context.CancelFunc
+	limit  time.Duration
+	began  time.Time
+}
+
+func (s *side) invoke(action string, op map[string]string, wrapper ...string) (*invocation, error) {
+	out, err := os.Create(s.path("output"))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit(op))
+	argv := append(slices.Clone(wrapper), s.Exe, action)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = s.environ(op)
+	cmd.Dir = s.Dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	inv := &invocation{s: s, action: action, cmd: cmd, out: out, cancel: cancel, limit: limit(op)}
+	start := func() error {
+		inv.began = time.Now()
+		return cmd.Start()
+	}
+	if s.NetNS != nil {
+		err = s.NetNS.Do(start)
+	} else {
+		err = start()
+	}
+	if err != nil {
+		inv.close()
+		return nil, fmt.Errorf("%s %s %s: %w", s.Name, s.sc.Agent, action, err)
+	}
+	return inv, nil
+}
+
+func (inv *invocation) close() {
+	inv.cancel()
+	inv.out.Close()
+}
+
+// wait waits for the invocation and checks its exit status.
+func (inv *invocation) wait(want int) error {
+	err := inv.cmd.Wait()
+	inv.cancel()
+	return inv.check(err, want)
+}
+
+// check turns the result of Wait into an error unless the status is
+// want; the error says which side, agent and action, and what the agent
+// wrote.
+func (inv *invocation) check(err error, want int) error {
+	got := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		got = ee.ExitCode()
+	case err != nil:
+		return inv.fail("%v", err)
+	}
+	if got != want {
+		return inv.fail("exit status %d, want %d", got, want)
+	}
+	return nil
+}
+
+func (inv *invocation) fail(format string, args ...any) error {
+	out, _ := os.ReadFile(inv.out.Name())
+	what := fmt.Sprintf(format, args...)
+	if d := time.Since(inv.began); d >= inv.limit {
+		what += fmt.Sprintf(" (killed after %v)", inv.limit)
+	}
+	return fmt.Errorf("%s %s %s: %s\n%s", inv.s.Name, inv.s.sc.Agent, inv.action, what, out)
+}
+
+// act runs a setup action (start, stop) with that action's own
+// operation meta and requires status 0.
+func (s *side) act(action string) error {
+	inv, err := s.invoke(action, map[string]string{"name": action})
+	if err != nil {
+		return err
+	}
+	defer inv.close()
+	return inv.wait(0)
 }
 
 // fakeTool puts a program that does nothing and succeeds in a directory
@@ -186,150 +290,132 @@ func (s *side) fakeTool(name string) error {
 	return os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\nexit 0\n"), 0o755)
 }
 
-func checkStatus(s *side, action string, err error, want int, out []byte) error {
-	got := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		got = ee.ExitCode()
-	case err != nil:
-		return fmt.Errorf("%s %s %s: %w", s.Name, s.sc.Agent, action, err)
+// timeOnce runs the measured action once and returns when it began and
+// returned, and the CPU time (user + system) of its process tree, which
+// wait4 reports with the processes the agent itself waited for.
+func (s *side) timeOnce() (began, returned time.Time, cpu time.Duration, err error) {
+	inv, err := s.invoke(s.sc.Action, s.sc.Op)
+	if err != nil {
+		return
 	}
-	if got != want {
-		return fmt.Errorf("%s %s %s: exit status %d, want %d\n%s", s.Name, s.sc.Agent, action, got, want, out)
+	defer inv.close()
+	err = inv.cmd.Wait()
+	returned = time.Now()
+	if ps := inv.cmd.ProcessState; ps != nil {
+		cpu = ps.UserTime() + ps.SystemTime()
 	}
-	return nil
+	return inv.began, returned, cpu, inv.check(err, s.sc.Want)
 }
 
-// timeOnce runs the measured action once and returns its wall time and
-// the CPU time (user + system) of its whole process tree, which wait4
-// reports with the processes the agent itself waited for.
-func (s *side) timeOnce() (wall, cpu time.Duration, err error) {
-	cmd := s.command(s.sc.Action, s.sc.Op)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	began := time.Now()
-	err = cmd.Run()
-	wall = time.Since(began)
-	if cmd.ProcessState != nil {
-		cpu = cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+// traceGrace is how long a traced invocation's background helpers (an
+// ARP sender) may go on after it returned and still be counted; strace
+// is then detached from what still runs (httpd).
+const traceGrace = 2 * time.Second
+
+// programs runs the measured action once under strace and returns the
+// programs it executed successfully, in order.
+func (s *side) programs(strace string) ([]string, error) {
+	file := s.path("strace.out")
+	inv, err := s.invoke(s.sc.Action, s.sc.Op, measure.StraceArgv(strace, file)...)
+	if err != nil {
+		return nil, err
 	}
-	return wall, cpu, checkStatus(s, s.sc.Action, err, s.sc.Want, out.Bytes())
+	defer inv.close()
+	ctx, cancel := context.WithTimeout(context.Background(), inv.limit+traceGrace)
+	defer cancel()
+	tr, err := measure.WaitTrace(ctx, inv.cmd, file, traceGrace)
+	if err != nil {
+		return nil, inv.fail("under strace: %v", err)
+	}
+	if tr.Status != s.sc.Want {
+		return nil, inv.fail("under strace: exit status %d, want %d", tr.Status, s.sc.Want)
+	}
+	return tr.Programs, nil
+}
+
+// peakRSS runs the measured action from GNU time and returns ru_maxrss
+// in KiB.
+func (s *side) peakRSS(gnuTime string) (int, error) {
+	file := s.path("time.out")
+	inv, err := s.invoke(s.sc.Action, s.sc.Op, measure.TimeArgv(gnuTime, file)...)
+	if err != nil {
+		return 0, err
+	}
+	defer inv.close()
+	if err := inv.wait(s.sc.Want); err != nil {
+		return 0, err
+	}
+	return measure.ReadMaxRSS(file)
 }
 
 // result is what was measured of one side of one scenario.
 type result struct {
 	times    []time.Duration
 	cpu      []time.Duration
+	observed []time.Duration
 	execs    []string // basenames of the programs executed, in order
 	execsErr string
 	rss      []int // KiB
 	rssErr   string
 }
 
-// programs runs the action once under strace and returns the programs
-// it executed successfully, in order.
-func (s *side) programs(strace string) ([]string, error) {
-	trace := s.path("strace.out")
-	cmd := s.command(s.sc.Action, s.sc.Op, strace, "-f", "-qq", "-e", "trace=execve", "-o", trace)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := checkStatus(s, s.sc.Action+" (strace)", cmd.Run(), s.sc.Want, out.Bytes()); err != nil {
-		return nil, err
-	}
-	f, err := os.Open(trace)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseExecs(f)
-}
-
-var (
-	execCall = regexp.MustCompile(`^(\d+)\s+execve\("((?:[^"\\]|\\.)*)"`)
-	resumed  = regexp.MustCompile(`^(\d+)\s+<\.\.\. execve resumed>`)
-	success  = regexp.MustCompile(`= 0$`)
-)
-
-// parseExecs reads `strace -f -o` output and returns the basename of
-// every execve that succeeded; an interrupted call is matched with its
-// "resumed" line by pid.
-func parseExecs(r io.Reader) ([]string, error) {
-	var names []string
-	pending := map[string]string{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if m := execCall.FindStringSubmatch(line); m != nil {
-			if strings.HasSuffix(line, "<unfinished ...>") {
-				pending[m[1]] = m[2]
-				continue
-			}
-			if success.MatchString(line) {
-				names = append(names, filepath.Base(m[2]))
-			}
-			continue
-		}
-		if m := resumed.FindStringSubmatch(line); m != nil {
-			path, ok := pending[m[1]]
-			delete(pending, m[1])
-			if ok && success.MatchString(line) {
-				names = append(names, filepath.Base(path))
-			}
-		}
-	}
-	return names, sc.Err()
-}
-
-// peakRSS runs the action from GNU time and returns ru_maxrss in KiB.
-func (s *side) peakRSS(gnuTime string) (int, error) {
-	report := s.path("time.out")
-	cmd := s.command(s.sc.Action, s.sc.Op, gnuTime, "-f", "%M", "-o", report)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := checkStatus(s, s.sc.Action+" (time)", cmd.Run(), s.sc.Want, out.Bytes()); err != nil {
-		return 0, err
-	}
-	return readKiB(report)
-}
-
-func readKiB(path string) (int, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	// GNU time writes "Command exited with non-zero status N" first when
-	// the command failed; the number is the last line.
-	lines := strings.Fields(string(b))
-	if len(lines) == 0 {
-		return 0, fmt.Errorf("%s is empty", path)
-	}
-	return strconv.Atoi(lines[len(lines)-1])
+type row struct {
+	sc       *scenario
+	ocf, ref result
 }
 
 func main() {
-	n := flag.Int("n", 200, "invocations of each side per scenario")
-	warmup := flag.Int("warmup", 10, "unmeasured invocations of each side first")
-	rssRuns := flag.Int("rss-runs", 20, "invocations of each side for the peak RSS")
+	n := flag.Int("n", 200, "invocations of each side per monitor row")
+	nChange := flag.Int("n-change", 10, "invocations of each side per start or stop row")
+	warmup := flag.Int("warmup", 10, "unmeasured invocations of each side first (start and stop rows: at most 1)")
+	rssRuns := flag.Int("rss-runs", 20, "invocations of each side for the peak RSS (start and stop rows: at most 3)")
 	bin := flag.String("bin", "", "ocfbox binary to measure (default: build one, statically, from this module)")
-	only := flag.String("run", "", "only scenarios whose \"Agent action\" contains this")
+	only := flag.String("run", "", "only rows whose \"Agent action\" contains this")
 	flag.Parse()
-	if err := run(*n, *warmup, *rssRuns, *bin, *only, os.Stdout); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	monitor := counts{runs: *n, warmup: *warmup, rss: *rssRuns}
+	change := counts{runs: *nChange, warmup: min(*warmup, 1), rss: min(*rssRuns, 3)}
+	// The table is written once everything is cleaned up: a reader that
+	// goes away (| head) must not leave namespaces or httpd behind.
+	var table bytes.Buffer
+	if err := run(ctx, monitor, change, *bin, *only, &table); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+	os.Stdout.Write(table.Bytes())
 }
 
-func run(n, warmup, rssRuns int, bin, only string, stdout io.Writer) error {
-	if n < 1 {
-		return fmt.Errorf("-n %d: need at least one invocation", n)
+func run(ctx context.Context, monitor, change counts, bin, only string, stdout io.Writer) error {
+	if monitor.runs < 1 || change.runs < 1 {
+		return fmt.Errorf("-n %d, -n-change %d: need at least one invocation", monitor.runs, change.runs)
+	}
+	var selected []*scenario
+	for i := range scenarios {
+		if strings.Contains(scenarios[i].name(), only) {
+			selected = append(selected, &scenarios[i])
+		}
+	}
+	if len(selected) == 0 {
+		return fmt.Errorf("-run %q matches no row", only)
+	}
+	for _, sc := range selected {
+		if _, err := os.Stat(sc.Reference); err != nil {
+			return fmt.Errorf("%s: reference agent: %w", sc.name(), err)
+		}
+		if sc.Root && os.Geteuid() != 0 {
+			return fmt.Errorf("%s needs root (network namespaces, httpd); run as root, or leave it out with -run", sc.name())
+		}
 	}
 	work, err := os.MkdirTemp("", "ocfbox-bench-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
+	// httpd's workers (www-data) must reach their site's files.
+	if err := os.Chmod(work, 0o755); err != nil {
+		return err
+	}
 	if bin == "" {
 		if bin, err = build(work); err != nil {
 			return err
@@ -342,44 +428,175 @@ func run(n, warmup, rssRuns int, bin, only string, stdout io.Writer) error {
 		return err
 	}
 	strace, straceErr := exec.LookPath("strace")
-	gnuTime, timeErr := exec.LookPath("time") // GNU time, /usr/bin/time (package time)
-	if timeErr == nil {
-		if out, err := exec.Command(gnuTime, "--version").CombinedOutput(); err != nil || !bytes.Contains(out, []byte("GNU")) {
-			timeErr = fmt.Errorf("%s is not GNU time", gnuTime)
-		}
-	}
+	gnuTime, timeErr := measure.LookGNUTime()
 	rssFloor := 0
 	if timeErr == nil {
 		rssFloor, timeErr = floor(gnuTime, work)
 	}
 
-	loadBefore := loadavg()
-	base, err := baseline(work, n, warmup)
+	loads := []float64{loadavg()}
+	began := time.Now()
+	base, err := baseline(work, monitor.runs, monitor.warmup)
 	if err != nil {
 		return err
 	}
-
 	var rows []row
-	for i := range scenarios {
-		sc := &scenarios[i]
-		if !strings.Contains(sc.Agent+" "+sc.Action, only) {
-			continue
+	for _, sc := range selected {
+		n := monitor
+		if sc.changesState() {
+			n = change
 		}
-		if _, err := os.Stat(sc.Reference); err != nil {
-			return fmt.Errorf("%s %s: reference agent: %w", sc.Agent, sc.Action, err)
-		}
-		fmt.Fprintf(os.Stderr, "bench: %s %s: %d + %d invocations\n", sc.Agent, sc.Action, n, n)
-		r, err := measure(sc, work, bin, n, warmup, rssRuns, strace, straceErr, gnuTime, timeErr)
+		loads = append(loads, loadavg())
+		fmt.Fprintf(os.Stderr, "bench: %s: %d + %d invocations (load average %.2f)\n", sc.name(), n.runs, n.runs, loads[len(loads)-1])
+		rowBegan := time.Now()
+		r, err := measureRow(ctx, sc, n, work, bin, strace, straceErr, gnuTime, timeErr)
 		if err != nil {
-			return err
+			return fmt.Errorf("%s: %w", sc.name(), err)
 		}
+		fmt.Fprintf(os.Stderr, "bench: %s: done in %v\n", sc.name(), time.Since(rowBegan).Round(time.Second))
 		rows = append(rows, r)
 	}
-	if len(rows) == 0 {
-		return fmt.Errorf("-run %q matches no scenario", only)
-	}
-	report(stdout, rows, base, n, bin, rssFloor, timeErr, loadBefore+" before, "+loadavg()+" after")
+	report(stdout, rows, reportInfo{
+		base: base, monitor: monitor, change: change, bin: bin, rssFloor: rssFloor, timeErr: timeErr,
+		loads: append(loads, loadavg()), took: time.Since(began),
+	})
 	return nil
+}
+
+// measureRow prepares both sides of a scenario, measures them alternating
+// ocfbox and reference, and stops both whatever happened.
+func measureRow(ctx context.Context, sc *scenario, n counts, work, bin string,
+	strace string, straceErr error, gnuTime string, timeErr error) (_ row, err error) {
+	var sides []*side
+	defer func() {
+		for _, s := range sides {
+			err = errors.Join(err, s.teardown())
+		}
+	}()
+	for _, name := range []string{"ocfbox", "reference"} {
+		dir := filepath.Join(work, strings.ReplaceAll(sc.name(), " ", "-"), name)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return row{}, err
+		}
+		s := &side{Name: name, Dir: dir, Params: map[string]string{}, Extra: map[string]string{}, sc: sc}
+		if name == "ocfbox" {
+			s.Provider = "ocfbox"
+			s.Exe = filepath.Join(dir, sc.Agent)
+			if err := os.Symlink(bin, s.Exe); err != nil {
+				return row{}, err
+			}
+		} else {
+			s.Provider = filepath.Base(filepath.Dir(sc.Reference))
+			s.Exe = sc.Reference
+		}
+		sides = append(sides, s)
+		if err := sc.Prepare(s); err != nil {
+			return row{}, fmt.Errorf("%s: prepare: %w", name, err)
+		}
+		s.prepared = true
+		if sc.Setup != nil {
+			if err := sc.Setup(s); err != nil {
+				return row{}, fmt.Errorf("%s: setup: %w", name, err)
+			}
+		}
+	}
+
+	// around runs one measured invocation between the row's Before and
+	// After.
+	around := func(s *side, measured func() error) error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted: %w", err)
+		}
+		if sc.Before != nil {
+			if err := sc.Before(s); err != nil {
+				return err
+			}
+		}
+		if err := measured(); err != nil {
+			return err
+		}
+		if sc.After != nil {
+			return sc.After(s)
+		}
+		return nil
+	}
+
+	results := make([]result, len(sides))
+	for i := 0; i < n.warmup+n.runs; i++ {
+		for j, s := range sides {
+			err := around(s, func() error {
+				began, returned, cpu, err := s.timeOnce()
+				if err != nil {
+					return err
+				}
+				var seen time.Duration
+				if sc.Observe != nil {
+					if seen, err = sc.Observe.Measure(s, began, returned); err != nil {
+						return fmt.Errorf("%s: %w", s.Name, err)
+					}
+				}
+				if i >= n.warmup {
+					results[j].times = append(results[j].times, returned.Sub(began))
+					results[j].cpu = append(results[j].cpu, cpu)
+					if sc.Observe != nil {
+						results[j].observed = append(results[j].observed, seen)
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				return row{}, err
+			}
+		}
+	}
+	for j, s := range sides {
+		if straceErr != nil {
+			results[j].execsErr = "strace not installed"
+			continue
+		}
+		err := around(s, func() (err error) {
+			results[j].execs, err = s.programs(strace)
+			return err
+		})
+		if err != nil {
+			return row{}, err
+		}
+	}
+	for range n.rss {
+		for j, s := range sides {
+			if timeErr != nil {
+				results[j].rssErr = timeErr.Error()
+				continue
+			}
+			err := around(s, func() error {
+				kib, err := s.peakRSS(gnuTime)
+				results[j].rss = append(results[j].rss, kib)
+				return err
+			})
+			if err != nil {
+				return row{}, err
+			}
+		}
+	}
+	return row{sc: sc, ocf: results[0], ref: results[1]}, nil
+}
+
+// teardown stops the resource (a stopped one stops with 0 as well),
+// unless Prepare failed before the resource could be, and undoes Prepare,
+// last part first.
+func (s *side) teardown() error {
+	var err error
+	if s.prepared {
+		if err = s.act("stop"); err != nil {
+			err = fmt.Errorf("final stop: %w", err)
+		}
+	}
+	for _, fn := range slices.Backward(s.cleanups) {
+		if cerr := fn(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("%s %s cleanup: %w", s.Name, s.sc.name(), cerr))
+		}
+	}
+	return err
 }
 
 // starts are the process start costs of this machine, measured like the
@@ -426,104 +643,23 @@ func baseline(work string, n, warmup int) (starts, error) {
 	return s, nil
 }
 
-type row struct {
-	sc       *scenario
-	ocf, ref result
-}
-
-// measure prepares both sides of a scenario and measures them,
-// alternating ocfbox and reference.
-func measure(sc *scenario, work, bin string, n, warmup, rssRuns int,
-	strace string, straceErr error, gnuTime string, timeErr error) (row, error) {
-	sides := make([]*side, 2)
-	for i, name := range []string{"ocfbox", "reference"} {
-		dir := filepath.Join(work, sc.Agent+"-"+sc.Action, name)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return row{}, err
-		}
-		s := &side{Name: name, Dir: dir, Params: map[string]string{}, Extra: map[string]string{}, sc: sc}
-		if name == "ocfbox" {
-			s.Provider = "ocfbox"
-			s.Exe = filepath.Join(dir, sc.Agent)
-			if err := os.Symlink(bin, s.Exe); err != nil {
-				return row{}, err
-			}
-		} else {
-			s.Provider = filepath.Base(filepath.Dir(sc.Reference))
-			s.Exe = sc.Reference
-		}
-		if err := sc.Setup(s); err != nil {
-			return row{}, fmt.Errorf("setup: %w", err)
-		}
-		sides[i] = s
-	}
-	defer func() {
-		for _, s := range sides {
-			if sc.Teardown != nil {
-				sc.Teardown(s)
-			} else {
-				s.expect("stop", 0)
-			}
-		}
-	}()
-
-	results := make([]result, 2)
-	for i := 0; i < warmup+n; i++ {
-		for j, s := range sides {
-			wall, cpu, err := s.timeOnce()
-			if err != nil {
-				return row{}, err
-			}
-			if i >= warmup {
-				results[j].times = append(results[j].times, wall)
-				results[j].cpu = append(results[j].cpu, cpu)
-			}
-		}
-	}
-	for j, s := range sides {
-		switch {
-		case straceErr != nil:
-			results[j].execsErr = "strace not installed"
-		default:
-			names, err := s.programs(strace)
-			if err != nil {
-				return row{}, err
-			}
-			results[j].execs = names
-		}
-	}
-	for i := 0; i < rssRuns; i++ {
-		for j, s := range sides {
-			if timeErr != nil {
-				results[j].rssErr = timeErr.Error()
-				continue
-			}
-			kib, err := s.peakRSS(gnuTime)
-			if err != nil {
-				return row{}, err
-			}
-			results[j].rss = append(results[j].rss, kib)
-		}
-	}
-	return row{sc: sc, ocf: results[0], ref: results[1]}, nil
-}
-
 // floor is the peak RSS GNU time reports for /bin/true: what any
 // invocation measured this way reports at least.
 func floor(gnuTime, work string) (int, error) {
-	report := filepath.Join(work, "floor.out")
+	file := filepath.Join(work, "floor.out")
 	var kib []int
 	for range 5 {
-		if out, err := exec.Command(gnuTime, "-f", "%M", "-o", report, "/bin/true").CombinedOutput(); err != nil {
+		argv := append(measure.TimeArgv(gnuTime, file), "/bin/true")
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("%s /bin/true: %v: %s", gnuTime, err, out)
 		}
-		k, err := readKiB(report)
+		k, err := measure.ReadMaxRSS(file)
 		if err != nil {
 			return 0, err
 		}
 		kib = append(kib, k)
 	}
-	return median(kib), nil
+	return measure.Median(kib), nil
 }
 
 // build compiles the ocfbox binary from this module as `make` does.
@@ -533,7 +669,7 @@ func build(work string) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(work, "ocfbox")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -576,173 +712,4 @@ func requireStatic(bin string) error {
 		return fmt.Errorf("%s needs shared libraries %v", bin, libs)
 	}
 	return nil
-}
-
-// percentile is the nearest-rank percentile of sorted values.
-func percentile[T int | time.Duration](sorted []T, p float64) T {
-	if len(sorted) == 0 {
-		return 0
-	}
-	rank := int(float64(len(sorted))*p + 0.999999)
-	rank = min(max(rank, 1), len(sorted))
-	return sorted[rank-1]
-}
-
-func median[T int | time.Duration](v []T) T {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	return percentile(s, 0.5)
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
-
-// programList is "Dummy" or "Dummy, basename ×2, uname".
-func programList(names []string) string {
-	counts := map[string]int{}
-	var order []string
-	for _, n := range names {
-		if counts[n] == 0 {
-			order = append(order, n)
-		}
-		counts[n]++
-	}
-	parts := make([]string, len(order))
-	for i, n := range order {
-		parts[i] = n
-		if counts[n] > 1 {
-			parts[i] += fmt.Sprintf(" ×%d", counts[n])
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-func execCount(r result) string {
-	if r.execsErr != "" {
-		return "n/a (" + r.execsErr + ")"
-	}
-	return strconv.Itoa(len(r.execs))
-}
-
-func rssCell(r result) string {
-	if r.rssErr != "" {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.1f MiB", float64(median(r.rss))/1024)
-}
-
-func report(w io.Writer, rows []row, base starts, n int, bin string, rssFloor int, timeErr error, load string) {
-	fmt.Fprintf(w, "| agent | action | ocfbox median / p90 | reference median / p90 | reference ÷ ocfbox (median) | CPU time ocfbox / reference (median) | programs executed ocfbox / reference | peak RSS ocfbox / reference |\n")
-	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|\n")
-	for _, r := range rows {
-		ot, rt := slices.Sorted(slices.Values(r.ocf.times)), slices.Sorted(slices.Values(r.ref.times))
-		om, rm := percentile(ot, 0.5), percentile(rt, 0.5)
-		fmt.Fprintf(w, "| %s | %s | %s / %s | %s / %s | %.1f× | %s / %s | %s / %s | %s / %s |\n",
-			r.sc.Agent, r.sc.Action,
-			ms(om), ms(percentile(ot, 0.9)), ms(rm), ms(percentile(rt, 0.9)),
-			float64(rm)/float64(om),
-			ms(median(r.ocf.cpu)), ms(median(r.ref.cpu)),
-			execCount(r.ocf), execCount(r.ref), rssCell(r.ocf), rssCell(r.ref))
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Programs executed by one invocation (successful execve under strace -f, the agent included):")
-	fmt.Fprintln(w)
-	for _, r := range rows {
-		for _, x := range []struct {
-			name string
-			res  result
-			exe  string
-		}{{"ocfbox", r.ocf, "ocfbox"}, {"reference", r.ref, r.sc.Reference}} {
-			list := programList(x.res.execs)
-			if x.res.execsErr != "" {
-				list = "n/a (" + x.res.execsErr + ")"
-			}
-			fmt.Fprintf(w, "- %s %s, %s (%s): %s\n", r.sc.Agent, r.sc.Action, x.name, x.exe, list)
-		}
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "- date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(w, "- machine: %s, %d CPUs, kernel %s; load average %s\n", cpuModel(), runtime.NumCPU(), kernel(), load)
-	fmt.Fprintf(w, "- ocfbox binary: %s (static, %s, %s; agents linked in: %s)\n", bin, size(bin), buildOf(bin), agentsOf(bin))
-	fmt.Fprintf(w, "- %d invocations of each side per row, alternating ocfbox and reference, after a warm-up; wall time from fork to exit as the caller sees it; CPU time is user + system of the invocation's process tree (wait4)\n", n)
-	fmt.Fprintf(w, "- process start on this machine, measured the same way: /bin/true %s, a static Go program that does nothing %s (medians)\n",
-		ms(median(base.trueCmd)), ms(median(base.goNoop)))
-	fmt.Fprintf(w, "- environment: a recurring monitor as pacemaker-execd runs it (OCF_RESKEY_CRM_meta_interval, _timeout=20000, crm_feature_set 3.16.2, Pacemaker's default logging: HA_LOGFACILITY=daemon, HA_LOGFILE); syslog socket /dev/log %s\n", presence("/dev/log"))
-	if timeErr != nil {
-		fmt.Fprintf(w, "- peak RSS: not measured (%v)\n", timeErr)
-	} else {
-		fmt.Fprintf(w, "- peak RSS: ru_maxrss (largest single process of the invocation's tree) from wait4 in GNU time, median; floor (/bin/true measured the same way): %.1f MiB\n", float64(rssFloor)/1024)
-	}
-}
-
-// loadavg is the 1-minute load average: other work on the machine
-// makes every number above larger and noisier.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
-		return f[0]
-	}
-	return "?"
-}
-
-// agentsOf is what `ocfbox list` names: every agent linked in adds its
-// packages' initialisation to every invocation.
-func agentsOf(bin string) string {
-	out, err := exec.Command(bin, "list").Output()
-	if err != nil {
-		return "unknown (" + err.Error() + ")"
-	}
-	var names []string
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		name, _, _ := strings.Cut(line, "\t")
-		names = append(names, name)
-	}
-	return strings.Join(names, ", ")
-}
-
-// buildOf says which Go built the binary, with which tags.
-func buildOf(bin string) string {
-	info, err := buildinfo.ReadFile(bin)
-	if err != nil {
-		return "build information unreadable: " + err.Error()
-	}
-	tags := "no build tags"
-	for _, s := range info.Settings {
-		if s.Key == "-tags" && s.Value != "" {
-			tags = "-tags=" + s.Value
-		}
-	}
-	return info.GoVersion + ", " + tags
-}
-
-func presence(path string) string {
-	if _, err := os.Stat(path); err != nil {
-		return "absent (no syslog daemon: log lines are not sent)"
-	}
-	return "present"
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown CPU"
-}
-
-func kernel() string {
-	b, err := os.ReadFile("/proc/sys/kernel/osrelease")
-	if err != nil {
-		return "unknown"
-	}
-	return strings.TrimSpace(string(b))
-}
-
-func size(path string) string {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "?"
-	}
-	return fmt.Sprintf("%.1f MiB", float64(fi.Size())/(1<<20))
 }
