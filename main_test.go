@@ -13,6 +13,7 @@ import (
 
 	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/ocf/ocftest"
 )
 
 // agentEnv is the environment pacemaker-execd gives an agent, with the
@@ -65,7 +66,7 @@ func TestDispatchByProgramName(t *testing.T) {
 			if !strings.Contains(stdout.String(), tc.wantStdout) {
 				t.Errorf("%q: stdout does not contain %q:\n%s", tc.args, tc.wantStdout, stdout.String())
 			}
-			reason, hasReason := exitReason(stderr.String())
+			reason, hasReason := ocftest.ExitReason(stderr.String())
 			switch {
 			case tc.wantReason == "" && hasReason:
 				t.Errorf("%q: exit reason %q, want none", tc.args, reason)
@@ -74,15 +75,6 @@ func TestDispatchByProgramName(t *testing.T) {
 			}
 		})
 	}
-}
-
-func exitReason(stderr string) (reason string, ok bool) {
-	for _, line := range strings.Split(stderr, "\n") {
-		if r, found := strings.CutPrefix(line, "ocf-exit-reason:"); found {
-			reason, ok = r, true
-		}
-	}
-	return reason, ok
 }
 
 // The real binary, run through a link named after an agent, exits with

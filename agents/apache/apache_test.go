@@ -1,7 +1,6 @@
 package apache
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/ocfbox/ocfbox/metadata"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/ocf/ocftest"
 	"github.com/ocfbox/ocfbox/pkg/proc"
 )
 
@@ -36,15 +36,9 @@ func invoke(t *testing.T, agent *Agent, action string, params map[string]string,
 	}
 	env = append(env, extra...)
 	def := ocf.Definition{Name: "apache", Metadata: metadata.Get("apache"), New: func() ocf.Agent { return agent }}
-	var stdout, stderr bytes.Buffer
-	status := ocf.Main(def, ocf.Invocation{Args: []string{"apache", action}, Environ: env, Stdout: &stdout, Stderr: &stderr})
-	reason := ""
-	for _, l := range strings.Split(stderr.String(), "\n") {
-		if r, ok := strings.CutPrefix(l, "ocf-exit-reason:"); ok {
-			reason = r
-		}
-	}
-	return status, reason
+	got := ocftest.Run(def, action, env)
+	reason, _ := got.ExitReason()
+	return got.Status, reason
 }
 
 // testAgent is an agent that finds httpd only where the test says.

@@ -21,6 +21,7 @@ import (
 	"github.com/ocfbox/ocfbox/internal/apachetest"
 	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/ocf/ocftest"
 	"github.com/ocfbox/ocfbox/pkg/proc"
 )
 
@@ -282,11 +283,7 @@ func (r runner) run(t testing.TB, action string, meta map[string]string, limit t
 	default:
 		t.Fatalf("%s %s: %v\n%s", r.Path, action, err, res.Stderr)
 	}
-	for _, l := range strings.Split(res.Stderr, "\n") {
-		if reason, ok := strings.CutPrefix(l, "ocf-exit-reason:"); ok {
-			res.Reason = reason
-		}
-	}
+	res.Reason, _ = ocftest.ExitReason(res.Stderr)
 	return res
 }
 

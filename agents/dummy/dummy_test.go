@@ -14,6 +14,7 @@ import (
 	"github.com/ocfbox/ocfbox/agents/dummy"
 	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/ocf/ocftest"
 )
 
 // recurring makes a monitor a recurring one; without it a monitor is a
@@ -52,30 +53,17 @@ func newResource(t *testing.T, instance string, extra ...string) *resource {
 
 // result is what an action left behind.
 type result struct {
-	status ocf.Status
+	ocftest.Result
 	reason string // the last exit reason on stderr, "" when none
 	hasRsn bool   // whether stderr had an exit reason at all
-	stdout string
-	stderr string
 }
 
 // do runs one action through ocf.Main, as pacemaker-execd runs an agent:
 // argv [name, action] and the environment, extra added for this action.
 func (r *resource) do(action string, extra ...string) result {
 	r.t.Helper()
-	var stdout, stderr bytes.Buffer
-	status := ocf.Main(dummy.Definition, ocf.Invocation{
-		Args:    []string{"Dummy", action},
-		Environ: append(append([]string{}, r.environ...), extra...),
-		Stdout:  &stdout,
-		Stderr:  &stderr,
-	})
-	res := result{status: status, stdout: stdout.String(), stderr: stderr.String()}
-	for _, line := range strings.Split(res.stderr, "\n") {
-		if reason, ok := strings.CutPrefix(line, "ocf-exit-reason:"); ok {
-			res.reason, res.hasRsn = reason, true
-		}
-	}
+	res := result{Result: ocftest.Run(dummy.Definition, action, append(append([]string{}, r.environ...), extra...))}
+	res.reason, res.hasRsn = res.ExitReason()
 	return res
 }
 
@@ -96,8 +84,8 @@ func (r *resource) run(steps []step) {
 		if len(s.env) > 0 {
 			desc += " " + strings.Join(s.env, " ")
 		}
-		if got.status != s.want {
-			r.t.Fatalf("step %d (%s): status %s (reason %q), want %s\nstderr:\n%s", i+1, desc, got.status, got.reason, s.want, got.stderr)
+		if got.Status != s.want {
+			r.t.Fatalf("step %d (%s): status %s (reason %q), want %s\nstderr:\n%s", i+1, desc, got.Status, got.reason, s.want, got.Stderr)
 		}
 		switch {
 		case s.reason == "" && got.hasRsn:
@@ -225,12 +213,12 @@ func TestStateParameterChoosesTheFile(t *testing.T) {
 func TestMetadataShowsTheExpandedStateDefault(t *testing.T) {
 	r := newResource(t, "web-test")
 	got := r.do("meta-data")
-	if got.status != ocf.Success {
-		t.Fatalf("meta-data: status %s, want %s", got.status, ocf.Success)
+	if got.Status != ocf.Success {
+		t.Fatalf("meta-data: status %s, want %s", got.Status, ocf.Success)
 	}
 	want := `default="` + r.defaultState("web-test") + `"`
-	if !strings.Contains(got.stdout, want) {
-		t.Errorf("meta-data does not show the state default as %s:\n%s", want, got.stdout)
+	if !strings.Contains(got.Stdout, want) {
+		t.Errorf("meta-data does not show the state default as %s:\n%s", want, got.Stdout)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/ocfbox/ocfbox/internal/netnstest"
 	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/ocf/ocftest"
 	"github.com/ocfbox/ocfbox/pkg/netif"
 )
 
@@ -198,11 +199,7 @@ func (l *lab) run(t *testing.T, agent string, c call) outcome {
 	default:
 		t.Fatalf("run %s %s: %v", agent, c.action, err)
 	}
-	for _, line := range strings.Split(o.stderr, "\n") {
-		if r, ok := strings.CutPrefix(line, "ocf-exit-reason:"); ok {
-			o.reason = r
-		}
-	}
+	o.reason, _ = ocftest.ExitReason(o.stderr)
 	return o
 }
 

@@ -1,7 +1,6 @@
 package stateful_test
 
 import (
-	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/ocfbox/ocfbox/agents/stateful"
 	"github.com/ocfbox/ocfbox/internal/fakecrm"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/ocf/ocftest"
 )
 
 // recurring makes a monitor a recurring one; without it a monitor is a
@@ -74,30 +74,17 @@ func (r *resource) ocfEnv(instance string) []string {
 
 // result is what an action left behind.
 type result struct {
-	status    ocf.Status
-	reason    string // the last exit reason on stderr
-	hasReason bool
-	stdout    string
-	stderr    string
+	ocftest.Result
+	reason    string // the last exit reason on stderr, "" when none
+	hasReason bool   // whether stderr had an exit reason at all
 }
 
-// do runs one action through ocf.Main as pacemaker-execd runs an agent:
+// do runs one action through ocf.Main, as pacemaker-execd runs an agent:
 // argv [name, action] and the environment, extra added for this action.
 func (r *resource) do(action string, extra ...string) result {
 	r.t.Helper()
-	var stdout, stderr bytes.Buffer
-	status := ocf.Main(stateful.Definition, ocf.Invocation{
-		Args:    []string{"Stateful", action},
-		Environ: append(append([]string{}, r.environ...), extra...),
-		Stdout:  &stdout,
-		Stderr:  &stderr,
-	})
-	res := result{status: status, stdout: stdout.String(), stderr: stderr.String()}
-	for _, line := range strings.Split(res.stderr, "\n") {
-		if reason, ok := strings.CutPrefix(line, "ocf-exit-reason:"); ok {
-			res.reason, res.hasReason = reason, true
-		}
-	}
+	res := result{Result: ocftest.Run(stateful.Definition, action, append(append([]string{}, r.environ...), extra...))}
+	res.reason, res.hasReason = res.ExitReason()
 	return res
 }
 
@@ -115,8 +102,8 @@ func (r *resource) run(steps ...step) {
 	for i, s := range steps {
 		got := r.do(s.action, s.env...)
 		desc := strings.TrimSpace(s.action + " " + strings.Join(s.env, " "))
-		if got.status != s.want {
-			r.t.Fatalf("step %d (%s): status %s (reason %q), want %s\nstderr:\n%s", i+1, desc, got.status, got.reason, s.want, got.stderr)
+		if got.Status != s.want {
+			r.t.Fatalf("step %d (%s): status %s (reason %q), want %s\nstderr:\n%s", i+1, desc, got.Status, got.reason, s.want, got.Stderr)
 		}
 		switch {
 		case s.reason == "" && got.hasReason:
@@ -365,11 +352,11 @@ func TestPromotionScores(t *testing.T) {
 		r.sbin.NoCluster(t)
 		for _, action := range []string{"start", "promote", "demote", "stop"} {
 			got := r.do(action)
-			if got.status != ocf.Success {
-				t.Fatalf("%s with crm_attribute failing: status %s (reason %q), want %s", action, got.status, got.reason, ocf.Success)
+			if got.Status != ocf.Success {
+				t.Fatalf("%s with crm_attribute failing: status %s (reason %q), want %s", action, got.Status, got.reason, ocf.Success)
 			}
-			if !strings.Contains(got.stderr, "Could not connect to the CIB") {
-				t.Errorf("%s: the log does not pass on crm_attribute's error:\n%s", action, got.stderr)
+			if !strings.Contains(got.Stderr, "Could not connect to the CIB") {
+				t.Errorf("%s: the log does not pass on crm_attribute's error:\n%s", action, got.Stderr)
 			}
 		}
 	})
@@ -434,11 +421,11 @@ func TestStateFileOfClones(t *testing.T) {
 func TestMetadataShowsTheExpandedStateDefault(t *testing.T) {
 	r := newResource(t, "rsc")
 	got := r.do("meta-data")
-	if got.status != ocf.Success {
-		t.Fatalf("meta-data: status %s, want %s", got.status, ocf.Success)
+	if got.Status != ocf.Success {
+		t.Fatalf("meta-data: status %s, want %s", got.Status, ocf.Success)
 	}
-	if want := `default="` + r.defaultState("rsc") + `"`; !strings.Contains(got.stdout, want) {
-		t.Errorf("meta-data does not show the state default as %s:\n%s", want, got.stdout)
+	if want := `default="` + r.defaultState("rsc") + `"`; !strings.Contains(got.Stdout, want) {
+		t.Errorf("meta-data does not show the state default as %s:\n%s", want, got.Stdout)
 	}
 }
 
@@ -461,11 +448,11 @@ func TestNotifyDelay(t *testing.T) {
 		if waited := time.Since(began); waited >= delay {
 			t.Fatalf("notify with a 1s timeout waited %s, the whole notify_delay", waited)
 		}
-		if got.status != ocf.Success {
-			t.Errorf("notify cut by its deadline: status %s (reason %q), want %s: notify never fails", got.status, got.reason, ocf.Success)
+		if got.Status != ocf.Success {
+			t.Errorf("notify cut by its deadline: status %s (reason %q), want %s: notify never fails", got.Status, got.reason, ocf.Success)
 		}
-		if !strings.Contains(got.stderr, "notify_delay") {
-			t.Errorf("the log does not say notify_delay was cut short:\n%s", got.stderr)
+		if !strings.Contains(got.Stderr, "notify_delay") {
+			t.Errorf("the log does not say notify_delay was cut short:\n%s", got.Stderr)
 		}
 	})
 
@@ -509,8 +496,8 @@ func TestEnvfileRecordsEveryAction(t *testing.T) {
 	r := newResource(t, "rsc-env", "OCF_RESKEY_envfile="+envfile)
 	actions := []string{"start", "monitor", "promote", "demote", "notify", "stop", "validate-all"}
 	for _, action := range actions {
-		if got := r.do(action); got.status != ocf.Success && got.status != ocf.NotRunning {
-			t.Fatalf("%s: status %s (reason %q)", action, got.status, got.reason)
+		if got := r.do(action); got.Status != ocf.Success && got.Status != ocf.NotRunning {
+			t.Fatalf("%s: status %s (reason %q)", action, got.Status, got.reason)
 		}
 	}
 	b, err := os.ReadFile(envfile)
@@ -541,10 +528,10 @@ func TestEnvfileThatCannotBeWrittenDoesNotFailActions(t *testing.T) {
 	envfile := filepath.Join(t.TempDir(), "missing", "env.log")
 	r := newResource(t, "rsc", "OCF_RESKEY_envfile="+envfile)
 	got := r.do("start")
-	if got.status != ocf.Success {
-		t.Fatalf("start with an unwritable envfile: status %s (reason %q), want %s", got.status, got.reason, ocf.Success)
+	if got.Status != ocf.Success {
+		t.Fatalf("start with an unwritable envfile: status %s (reason %q), want %s", got.Status, got.reason, ocf.Success)
 	}
-	if !strings.Contains(got.stderr, "envfile="+envfile) {
-		t.Errorf("the log does not name envfile=%s:\n%s", envfile, got.stderr)
+	if !strings.Contains(got.Stderr, "envfile="+envfile) {
+		t.Errorf("the log does not name envfile=%s:\n%s", envfile, got.Stderr)
 	}
 }

@@ -1,7 +1,6 @@
 package virtualdomain_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"github.com/ocfbox/ocfbox/agents/virtualdomain"
 	"github.com/ocfbox/ocfbox/internal/libvirttest"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/ocf/ocftest"
 )
 
 // TestMain lets the test binary stand in for crm_resource and systemctl:
@@ -87,15 +87,10 @@ func (rs *resource) run(action string, timeoutMS int, meta ...string) result {
 		a := rs.agent
 		def.New = func() ocf.Agent { return a }
 	}
-	var stdout, stderr bytes.Buffer
 	began := time.Now()
-	st := ocf.Main(def, ocf.Invocation{Args: []string{"VirtualDomain", action}, Environ: env, Stdout: &stdout, Stderr: &stderr})
-	res := result{status: st, stderr: stderr.String(), took: time.Since(began)}
-	for _, line := range strings.Split(res.stderr, "\n") {
-		if r, ok := strings.CutPrefix(line, "ocf-exit-reason:"); ok {
-			res.reason = r
-		}
-	}
+	got := ocftest.Run(def, action, env)
+	res := result{status: got.Status, stderr: got.Stderr, took: time.Since(began)}
+	res.reason, _ = got.ExitReason()
 	return res
 }
 

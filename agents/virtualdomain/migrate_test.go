@@ -14,6 +14,7 @@ import (
 	"github.com/ocfbox/ocfbox/internal/libvirttest"
 	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/ocf/ocftest"
 	"github.com/ocfbox/ocfbox/pkg/virt"
 )
 
@@ -93,11 +94,7 @@ func (n *node) run(action string, timeoutMS int, params map[string]string, meta 
 	if err != nil && cmd.ProcessState.ExitCode() < 0 {
 		n.t.Fatalf("%s on %s: %v\n%s", action, n.lv.Name, err, res.stderr)
 	}
-	for _, line := range strings.Split(res.stderr, "\n") {
-		if r, ok := strings.CutPrefix(line, "ocf-exit-reason:"); ok {
-			res.reason = r
-		}
-	}
+	res.reason, _ = ocftest.ExitReason(res.stderr)
 	return res
 }
 

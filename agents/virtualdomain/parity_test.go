@@ -15,6 +15,7 @@ import (
 	"github.com/ocfbox/ocfbox/internal/libvirttest"
 	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/ocf/ocftest"
 )
 
 // Parity: each scenario runs against the installed reference agent and
@@ -57,11 +58,7 @@ func (p *party) act(action string, timeoutMS int, meta ...string) result {
 	if ctx.Err() != nil {
 		res.status = killed
 	}
-	for _, line := range strings.Split(res.stderr, "\n") {
-		if r, ok := strings.CutPrefix(line, "ocf-exit-reason:"); ok {
-			res.reason = r
-		}
-	}
+	res.reason, _ = ocftest.ExitReason(res.stderr)
 	return res
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/ocfbox/ocfbox/internal/netnstest"
 	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/ocf/ocftest"
 )
 
 // Path is the PATH every command the suites start runs with, so that a
@@ -195,7 +196,7 @@ func OCFEnv(agent, provider, instance string, params, meta map[string]string) []
 type Result struct {
 	Status         ocf.Status
 	Stdout, Stderr string
-	Reason         string // the last ocf-exit-reason line, as Pacemaker keeps it
+	Reason         string // the exit reason, as ocftest.ExitReason reads it
 }
 
 // RunAgent runs `path action` in the sandbox with env, as pacemaker-execd
@@ -205,23 +206,12 @@ func (sb *Sandbox) RunAgent(ctx context.Context, path, action string, env []stri
 	cmd.Env = env
 	cmd.Dir = sb.Dir
 	out, err := RunCommand(cmd)
+	reason, _ := ocftest.ExitReason(out.Stderr)
 	return Result{
 		Status: ocf.Status(out.ExitCode),
 		Stdout: out.Stdout, Stderr: out.Stderr,
-		Reason: ExitReason(out.Stderr),
+		Reason: reason,
 	}, err
-}
-
-// ExitReason is what Pacemaker records as the exit reason of an agent
-// that wrote stderr: the last ocf-exit-reason: line.
-func ExitReason(stderr string) string {
-	reason := ""
-	for _, line := range strings.Split(stderr, "\n") {
-		if r, ok := strings.CutPrefix(line, "ocf-exit-reason:"); ok {
-			reason = r
-		}
-	}
-	return reason
 }
 
 // Install copies the test binary into a fresh directory every user can

@@ -49,25 +49,6 @@ func TestSandboxWithoutNetnsRunsCommandsInTheTestsNamespace(t *testing.T) {
 	}
 }
 
-func TestExitReasonIsTheLastReasonLine(t *testing.T) {
-	tests := []struct {
-		name, stderr, want string
-	}{
-		{"no reason", "some log line\n", ""},
-		{"one reason among log lines", "INFO: x\nocf-exit-reason:disk gone\nINFO: y\n", "disk gone"},
-		{"last reason wins", "ocf-exit-reason:first\nocf-exit-reason:second\n", "second"},
-		{"reason without trailing newline", "ocf-exit-reason:cut", "cut"},
-		{"prefix must start the line", "log: ocf-exit-reason:quoted\n", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ExitReason(tt.stderr); got != tt.want {
-				t.Errorf("ExitReason(%q) = %q, want %q", tt.stderr, got, tt.want)
-			}
-		})
-	}
-}
-
 func TestExpandNamesTheSandboxesOwnFiles(t *testing.T) {
 	sb := &Sandbox{Dir: "/tmp/sb"}
 	tests := []struct{ in, want string }{
