@@ -1,11 +1,15 @@
-// Package libvirttest runs private libvirt daemons for tests. Each daemon
-// has its own configuration, state, cache and log directories, its own
-// /run, and its own socket under a temporary directory, all inside a
-// mount namespace of its own, so it never disturbs a system libvirtd or
-// another test's daemon. StartPair gives two such daemons their own
-// network and UTS namespaces, joined by a veth pair on TEST-NET-1, as two
-// hosts for live migration. Everything a daemon started (the daemon, its
-// qemu processes, the namespaces) is torn down at the test's cleanup.
+// Package libvirttest runs private libvirt daemons for tests and
+// benchmarks. Each daemon has its own configuration, state, cache and
+// log directories, its own /run, and its own socket under a temporary
+// directory, all inside a mount namespace of its own, so it never
+// disturbs a system libvirtd or another daemon. NewPair gives two such
+// daemons their own network and UTS namespaces, joined by a veth pair on
+// TEST-NET-1, as two hosts for live migration. Close tears down
+// everything a daemon started (the daemon, its qemu processes, the
+// namespaces). New and NewPair return errors and leave closing to the
+// caller (tests/bench); Start and StartPair are their forms for a test:
+// they skip without root or the programs needed (fail under
+// OCFBOX_REQUIRE_ALL=1), fail the test on error and close at its cleanup.
 //
 // Why qemu's capabilities are handled specially: libvirtd caches what
 // each qemu binary can do and re-probes it (by starting qemu) whenever
@@ -34,6 +38,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,14 +52,17 @@ import (
 // CapsCacheDir keeps libvirtd's qemu capability cache between test runs.
 var CapsCacheDir = "/var/tmp/ocfbox-libvirttest/qemu-capabilities"
 
+// tools are the programs a private daemon needs.
+var tools = []string{"libvirtd", "qemu-system-x86_64", "unshare", "nsenter", "mount", "virsh"}
+
 // Daemon is one private libvirtd.
 type Daemon struct {
 	Name   string // host name in its UTS namespace
-	Addr   string // its address on the veth link (StartPair only)
+	Addr   string // its address on the veth link (NewPair, StartPair only)
 	Dir    string // everything it writes lives under Dir
 	Socket string // its read-write socket
 
-	t      testing.TB
+	t      testing.TB // the test of Start or StartPair; nil for New
 	listen bool
 
 	anchor  *exec.Cmd // holds the namespaces
@@ -63,6 +71,7 @@ type Daemon struct {
 	mu      sync.Mutex
 	daemon  *exec.Cmd
 	exited  chan struct{}
+	closed  bool
 }
 
 // URI is the daemon's qemu:///system, reached through its own socket.
@@ -74,62 +83,178 @@ func (d *Daemon) TestURI() string { return "test+unix:///default?socket=" + d.So
 func require(t testing.TB) {
 	t.Helper()
 	testenv.RequireRoot(t)
-	for _, tool := range []string{"libvirtd", "qemu-system-x86_64", "unshare", "nsenter", "mount", "virsh"} {
+	for _, tool := range tools {
 		testenv.RequireTool(t, tool)
 	}
 }
 
-// Start starts a private libvirtd and registers its teardown.
+// canRun says why a private daemon cannot run here, for New and NewPair.
+func canRun(extra ...string) error {
+	if os.Geteuid() != 0 {
+		return errors.New("libvirttest: a private libvirtd needs root")
+	}
+	for _, tool := range append(slices.Clone(tools), extra...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			return fmt.Errorf("libvirttest: %w", err)
+		}
+	}
+	return nil
+}
+
+// Start starts a private libvirtd for the test and closes it at the
+// test's cleanup. The test skips (or fails under OCFBOX_REQUIRE_ALL=1)
+// without root or a program the daemon needs, and fails when the daemon
+// does not start.
 func Start(t testing.TB) *Daemon {
 	t.Helper()
 	require(t)
-	d := newDaemon(t, "", "", false)
-	d.startAnchor(false)
-	d.mount(nil)
-	d.StartDaemon()
+	d, err := New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.closeAtCleanup(t)
 	return d
 }
 
-// StartPair starts two private libvirtds, each in its own network and
-// UTS namespace ("ocfbox-a" at 192.0.2.1, "ocfbox-b" at 192.0.2.2), with
-// a veth link between them, TCP listening without authentication, and an
-// /etc/hosts that names both (also as <name>-mig, a migration network
-// name): two hosts for live migration.
+// StartPair starts two private libvirtds for the test, as NewPair does,
+// and closes them at the test's cleanup; requirements and failures as
+// for Start.
 func StartPair(t testing.TB) (a, b *Daemon) {
 	t.Helper()
 	require(t)
 	testenv.RequireTool(t, "ip")
-	a = newDaemon(t, "ocfbox-a", "192.0.2.1", true)
-	b = newDaemon(t, "ocfbox-b", "192.0.2.2", true)
-	a.startAnchor(true)
-	b.startAnchor(true)
-	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n%s\t%s %s-mig\n%s\t%s %s-mig\n", a.Addr, a.Name, a.Name, b.Addr, b.Name, b.Name)
-	a.mustRun("nsenter", append(a.nsFlags, "--", "ip", "link", "add", "veth0", "type", "veth",
-		"peer", "name", "veth0", "netns", strconv.Itoa(b.anchor.Process.Pid))...)
-	for _, d := range []*Daemon{a, b} {
-		d.enter("ip", "link", "set", "lo", "up")
-		d.enter("ip", "addr", "add", d.Addr+"/24", "dev", "veth0")
-		d.enter("ip", "link", "set", "veth0", "up")
-		d.enter("hostname", d.Name)
-		d.mount([]byte(hosts))
+	a, b, err := NewPair(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	a.StartDaemon()
-	b.StartDaemon()
+	a.closeAtCleanup(t)
+	b.closeAtCleanup(t)
 	return a, b
 }
 
-func newDaemon(t testing.TB, name, addr string, listen bool) *Daemon {
-	t.Helper()
+// closeAtCleanup ties the daemon to a test: StartDaemon fails it, and
+// the daemon is closed at its cleanup, with the tail of libvirtd's log
+// in the test's output when the test failed (or OCFBOX_KEEP_LIBVIRT is
+// set).
+func (d *Daemon) closeAtCleanup(t testing.TB) {
+	d.t = t
+	t.Cleanup(func() {
+		err := d.close(func() {
+			if t.Failed() || os.Getenv("OCFBOX_KEEP_LIBVIRT") != "" {
+				t.Logf("libvirttest: %s log:\n%s", d.Dir, d.tail("log/libvirtd.log"))
+			}
+		})
+		if err != nil {
+			t.Logf("%v", err)
+		}
+	})
+}
+
+// New starts a private libvirtd in a mount and UTS namespace of its own
+// and waits until its socket answers (or ctx ends). The caller closes
+// it with Close; on error, whatever New started is already gone. It
+// needs root.
+func New(ctx context.Context) (*Daemon, error) {
+	if err := canRun(); err != nil {
+		return nil, err
+	}
+	d, err := newDaemon("", "", false)
+	if err != nil {
+		return nil, err
+	}
+	err = d.startAnchor(ctx, false)
+	if err == nil {
+		err = d.mount(ctx, nil)
+	}
+	if err == nil {
+		err = d.Restart(ctx)
+	}
+	if err != nil {
+		return nil, d.abandon(err)
+	}
+	return d, nil
+}
+
+// NewPair starts two private libvirtds, each in its own network and
+// UTS namespace ("ocfbox-a" at 192.0.2.1, "ocfbox-b" at 192.0.2.2), with
+// a veth link between them, TCP listening without authentication, and an
+// /etc/hosts that names both (also as <name>-mig, a migration network
+// name): two hosts for live migration. The caller closes both.
+func NewPair(ctx context.Context) (a, b *Daemon, err error) {
+	if err := canRun("ip"); err != nil {
+		return nil, nil, err
+	}
+	if a, err = newDaemon("ocfbox-a", "192.0.2.1", true); err != nil {
+		return nil, nil, err
+	}
+	if b, err = newDaemon("ocfbox-b", "192.0.2.2", true); err != nil {
+		return nil, nil, a.abandon(err)
+	}
+	if err := a.pair(ctx, b); err != nil {
+		return nil, nil, errors.Join(a.abandon(err), b.abandon(nil))
+	}
+	return a, b, nil
+}
+
+// pair links a and b (see NewPair) and starts both daemons.
+func (a *Daemon) pair(ctx context.Context, b *Daemon) error {
+	for _, d := range []*Daemon{a, b} {
+		if err := d.startAnchor(ctx, true); err != nil {
+			return err
+		}
+	}
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n%s\t%s %s-mig\n%s\t%s %s-mig\n", a.Addr, a.Name, a.Name, b.Addr, b.Name, b.Name)
+	if err := run(ctx, "nsenter", append(slices.Clone(a.nsFlags), "--", "ip", "link", "add", "veth0", "type", "veth",
+		"peer", "name", "veth0", "netns", strconv.Itoa(b.anchor.Process.Pid))...); err != nil {
+		return err
+	}
+	for _, d := range []*Daemon{a, b} {
+		for _, argv := range [][]string{
+			{"ip", "link", "set", "lo", "up"},
+			{"ip", "addr", "add", d.Addr + "/24", "dev", "veth0"},
+			{"ip", "link", "set", "veth0", "up"},
+			{"hostname", d.Name},
+		} {
+			if err := d.enter(ctx, argv...); err != nil {
+				return err
+			}
+		}
+		if err := d.mount(ctx, []byte(hosts)); err != nil {
+			return err
+		}
+	}
+	for _, d := range []*Daemon{a, b} {
+		if err := d.Restart(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func newDaemon(name, addr string, listen bool) (*Daemon, error) {
 	dir, err := os.MkdirTemp("", "ocfbox-libvirt-")
 	if err != nil {
-		t.Fatalf("libvirttest: make directory: %v", err)
+		return nil, fmt.Errorf("libvirttest: make directory: %w", err)
 	}
-	d := &Daemon{Name: name, Addr: addr, Dir: dir, Socket: filepath.Join(dir, "run", "libvirt-sock"), t: t, listen: listen}
-	t.Cleanup(d.teardown)
+	d := &Daemon{Name: name, Addr: addr, Dir: dir, Socket: filepath.Join(dir, "run", "libvirt-sock"), listen: listen}
 	if err := Prepare(dir, listen); err != nil {
-		t.Fatalf("libvirttest: %v", err)
+		return nil, d.abandon(fmt.Errorf("libvirttest: prepare %s: %w", dir, err))
 	}
-	return d
+	return d, nil
+}
+
+// abandon closes a daemon that could not be made and returns why, with
+// the tail of libvirtd's log when it wrote one.
+func (d *Daemon) abandon(why error) error {
+	err := d.close(func() {
+		if why == nil {
+			return
+		}
+		if _, err := os.Stat(filepath.Join(d.Dir, "log", "libvirtd.log")); err == nil {
+			why = fmt.Errorf("%w\nlibvirtd.log:\n%s", why, d.tail("log/libvirtd.log"))
+		}
+	})
+	return errors.Join(why, err)
 }
 
 // Prepare lays out dir for a private libvirtd: its run, lib, cache, log
@@ -137,7 +262,7 @@ func newDaemon(t testing.TB, name, addr string, listen bool) *Daemon {
 // UNIX socket, with a host UUID of its own, TCP listening without
 // authentication when listen is set), a qemu.conf without security
 // driver, per-guest namespaces or cgroups, and the capability cache of
-// CapsCacheDir. Start does this itself; a program that runs libvirtd in
+// CapsCacheDir. New does this itself; a program that runs libvirtd in
 // namespaces of its own (the cluster nodes of tests/cluster) calls
 // Prepare once, runs MountCommands inside the daemon's mount namespace at
 // every start, starts Libvirtd there and calls SaveCaps at the end. A
@@ -264,7 +389,7 @@ func randomUUID() string {
 }
 
 // startAnchor starts the process that holds the daemon's namespaces.
-func (d *Daemon) startAnchor(network bool) {
+func (d *Daemon) startAnchor(ctx context.Context, network bool) error {
 	args := []string{"--mount", "--uts", "--propagation", "private"}
 	d.nsFlags = []string{"--mount", "--uts"}
 	if network {
@@ -272,93 +397,126 @@ func (d *Daemon) startAnchor(network bool) {
 		d.nsFlags = append(d.nsFlags, "--net")
 	}
 	d.anchor = exec.Command("unshare", append(args, "sleep", "infinity")...)
-	d.anchor.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	d.anchor.SysProcAttr = detached()
 	if err := d.anchor.Start(); err != nil {
-		d.t.Fatalf("libvirttest: start namespace holder: %v", err)
+		d.anchor = nil
+		return fmt.Errorf("libvirttest: start namespace holder: %w", err)
 	}
 	// unshare execs sleep once the namespaces exist.
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", d.anchor.Process.Pid)); strings.HasSuffix(exe, "/sleep") {
+	pid := d.anchor.Process.Pid
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); strings.HasSuffix(exe, "/sleep") {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("libvirttest: namespace holder %d did not exec sleep: %w", pid, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	d.nsFlags = append([]string{"--target", strconv.Itoa(d.anchor.Process.Pid)}, d.nsFlags...)
-	d.mntNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", d.anchor.Process.Pid))
+	d.nsFlags = append([]string{"--target", strconv.Itoa(pid)}, d.nsFlags...)
+	d.mntNS, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	return nil
+}
+
+// detached are the process attributes of what a daemon keeps running
+// (the namespace holder, libvirtd): killed when the process that started
+// it dies, and in a process group of its own, so that a Ctrl-C on the
+// terminal reaches the program, which then closes the daemon in order,
+// rather than the daemon behind its back.
+func detached() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 }
 
 // mount gives the namespace its private directories (MountCommands).
-func (d *Daemon) mount(hosts []byte) {
-	d.t.Helper()
+func (d *Daemon) mount(ctx context.Context, hosts []byte) error {
 	cmds, err := MountCommands(d.Dir, MountOptions{Hosts: hosts})
 	if err != nil {
-		d.t.Fatalf("libvirttest: %v", err)
+		return fmt.Errorf("libvirttest: %w", err)
 	}
 	for _, c := range cmds {
-		d.enter(c...)
+		if err := d.enter(ctx, c...); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
-func (d *Daemon) enter(argv ...string) {
-	d.t.Helper()
-	d.mustRun("nsenter", append(append(append([]string{}, d.nsFlags...), "--"), argv...)...)
+// enter runs a command inside the daemon's namespaces.
+func (d *Daemon) enter(ctx context.Context, argv ...string) error {
+	return run(ctx, "nsenter", append(append(slices.Clone(d.nsFlags), "--"), argv...)...)
 }
 
-func (d *Daemon) mustRun(name string, args ...string) {
-	d.t.Helper()
-	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
-		d.t.Fatalf("libvirttest: %s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+func run(ctx context.Context, name string, args ...string) error {
+	if out, err := exec.CommandContext(ctx, name, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("libvirttest: %s %s: %w\n%s", name, strings.Join(args, " "), err, out)
 	}
+	return nil
 }
 
-// StartDaemon starts libvirtd (again, after Stop) and waits until its
-// socket answers; it does nothing while libvirtd runs.
-func (d *Daemon) StartDaemon() {
-	d.t.Helper()
+// Restart starts libvirtd (again, after Stop) and waits until its
+// socket answers, at most 60 s or until ctx ends; it does nothing while
+// libvirtd runs.
+func (d *Daemon) Restart(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.closed {
+		return fmt.Errorf("libvirttest: daemon in %s is closed", d.Dir)
+	}
 	if d.daemon != nil {
-		return
+		return nil
 	}
 	os.Remove(d.Socket)
-	args := append(append(append([]string{}, d.nsFlags...), "--"), Libvirtd(d.listen)...)
+	args := append(append(slices.Clone(d.nsFlags), "--"), Libvirtd(d.listen)...)
 	log, err := os.OpenFile(filepath.Join(d.Dir, "libvirtd.out"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		d.t.Fatalf("libvirttest: %v", err)
+		return fmt.Errorf("libvirttest: %w", err)
 	}
 	defer log.Close()
 	cmd := exec.Command("nsenter", args...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = detached()
 	if err := cmd.Start(); err != nil {
-		d.t.Fatalf("libvirttest: start libvirtd: %v", err)
+		return fmt.Errorf("libvirttest: start libvirtd: %w", err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	d.daemon, d.exited = cmd, exited
-	deadline := time.Now().Add(60 * time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
 	for {
 		if c, err := net.Dial("unix", d.Socket); err == nil {
 			c.Close()
-			return
+			return nil
 		}
 		select {
 		case <-exited:
 			d.daemon = nil
-			d.t.Fatalf("libvirttest: libvirtd exited at start: %s", d.tail("libvirtd.out"))
+			return fmt.Errorf("libvirttest: libvirtd exited at start: %s", d.tail("libvirtd.out"))
+		case <-ctx.Done():
+			return fmt.Errorf("libvirttest: libvirtd socket %s did not answer: %w: %s", d.Socket, ctx.Err(), d.tail("libvirtd.out"))
 		case <-time.After(50 * time.Millisecond):
 		}
-		if time.Now().After(deadline) {
-			d.t.Fatalf("libvirttest: libvirtd socket %s did not appear within 60s: %s", d.Socket, d.tail("libvirtd.out"))
-		}
+	}
+}
+
+// StartDaemon is Restart for the daemon of a test (Start, StartPair): it
+// fails the test when libvirtd does not come up.
+func (d *Daemon) StartDaemon() {
+	if d.t == nil {
+		panic("libvirttest: StartDaemon is for a daemon of Start or StartPair; call Restart")
+	}
+	d.t.Helper()
+	if err := d.Restart(context.Background()); err != nil {
+		d.t.Fatal(err)
 	}
 }
 
 // Stop stops libvirtd (SIGTERM) and waits for it; its guests keep
 // running, as on a host where libvirtd is restarted.
 func (d *Daemon) Stop() {
-	d.t.Helper()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopLocked()
@@ -390,9 +548,9 @@ func (d *Daemon) PID() int {
 
 // Command runs a program inside the daemon's namespaces, as if on its
 // host: there qemu:///system (and libvirt's default URI) reach this
-// daemon, and for StartPair daemons the network is the host's own.
+// daemon, and for NewPair daemons the network is the host's own.
 func (d *Daemon) Command(ctx context.Context, argv ...string) *exec.Cmd {
-	args := append(append(append([]string{}, d.nsFlags...), "--"), argv...)
+	args := append(append(slices.Clone(d.nsFlags), "--"), argv...)
 	return exec.CommandContext(ctx, "nsenter", args...)
 }
 
@@ -410,28 +568,43 @@ func (d *Daemon) Virsh(args ...string) (string, error) {
 // other than the namespace holder: libvirtd and the guests' qemu.
 func (d *Daemon) Processes() []int {
 	var pids []int
+	if d.anchor == nil || d.mntNS == "" {
+		return nil
+	}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || d.anchor == nil || pid == d.anchor.Process.Pid {
+		if err != nil || pid == d.anchor.Process.Pid {
 			continue
 		}
-		if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); ns != "" && ns == d.mntNS {
+		if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); ns == d.mntNS {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
-// teardown stops libvirtd, kills what it left running in its namespace
-// (by process id, only processes in this daemon's mount namespace),
-// releases the namespaces and removes the directory.
-func (d *Daemon) teardown() {
+// Close stops libvirtd, kills what it left running in its namespace
+// (its guests' qemu: by process id, only processes in this daemon's
+// mount namespace), releases the namespaces and removes the directory
+// (kept when OCFBOX_KEEP_LIBVIRT is set). What the daemon probed of qemu
+// is kept in CapsCacheDir for the next one. Closing twice does nothing.
+func (d *Daemon) Close() error { return d.close(nil) }
+
+// close is Close, running beforeRemove (if set) once everything has
+// stopped and before the directory goes.
+func (d *Daemon) close(beforeRemove func()) error {
 	d.mu.Lock()
+	if d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	d.closed = true
 	d.stopLocked()
 	d.mu.Unlock()
-	if d.anchor != nil && d.anchor.Process != nil {
-		for i := 0; i < 100; i++ {
+	var err error
+	if d.anchor != nil {
+		for range 100 {
 			pids := d.Processes()
 			if len(pids) == 0 {
 				break
@@ -441,16 +614,22 @@ func (d *Daemon) teardown() {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
+		if left := d.Processes(); len(left) > 0 {
+			err = fmt.Errorf("libvirttest: processes %v of the daemon in %s survived SIGKILL for 5 s", left, d.Dir)
+		}
 		d.anchor.Process.Kill()
 		d.anchor.Wait()
 	}
 	copyCapsOut(d.Dir)
-	if d.t.Failed() || os.Getenv("OCFBOX_KEEP_LIBVIRT") != "" {
-		d.t.Logf("libvirttest: %s log:\n%s", d.Dir, d.tail("log/libvirtd.log"))
+	if beforeRemove != nil {
+		beforeRemove()
 	}
 	if os.Getenv("OCFBOX_KEEP_LIBVIRT") == "" {
-		os.RemoveAll(d.Dir)
+		if rerr := os.RemoveAll(d.Dir); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("libvirttest: %w", rerr))
+		}
 	}
+	return err
 }
 
 func (d *Daemon) tail(name string) string {

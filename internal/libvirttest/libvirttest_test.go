@@ -61,6 +61,48 @@ func TestDaemonIsPrivateAndTornDown(t *testing.T) {
 	}
 }
 
+// TestNewAndCloseWithoutATest: a daemon made by New (as tests/bench
+// makes one) runs guests on its own socket, and Close, called by its
+// owner, stops everything it started, removes its directory, and does
+// nothing the second time.
+func TestNewAndCloseWithoutATest(t *testing.T) {
+	require(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d, err := New(ctx)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	closed := false
+	defer func() {
+		if !closed {
+			d.Close()
+		}
+	}()
+	if out, err := d.Virsh("create", writeGuest(t, d, "lt-new")); err != nil {
+		t.Fatalf("create a guest: %v\n%s", err, out)
+	}
+	pids := append(d.Processes(), d.anchor.Process.Pid)
+	if len(pids) < 3 {
+		t.Fatalf("processes of the daemon %v; want libvirtd, qemu and the namespace holder", pids)
+	}
+	closed = true
+	if err := d.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	for _, pid := range pids {
+		if alive(pid) {
+			t.Errorf("process %d of the daemon survived Close", pid)
+		}
+	}
+	if _, err := os.Stat(d.Dir); !os.IsNotExist(err) {
+		t.Errorf("the daemon's directory %s survived Close: %v", d.Dir, err)
+	}
+	if err := d.Close(); err != nil {
+		t.Errorf("a second Close: %v, want nothing done", err)
+	}
+}
+
 func writeGuest(t *testing.T, d *Daemon, name string) string {
 	path := d.Dir + "/" + name + ".xml"
 	if err := os.WriteFile(path, []byte(GuestXML(name, "")), 0o644); err != nil {

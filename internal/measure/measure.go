@@ -1,8 +1,8 @@
 // Package measure is what the benchmarks share: order statistics of
 // samples, the programs one invocation executes as `strace -f` records
 // them, and its peak resident set size as GNU time reports it. It prints
-// nothing and decides nothing: tests/bench (`make bench`) and the agents'
-// own benchmarks build their reports from it.
+// nothing and decides nothing: tests/bench (`make bench`) builds its
+// report from it.
 package measure
 
 import (

@@ -6,7 +6,8 @@
 // Every row is one agent's action (monitor of a started resource, start,
 // stop; scenarios.go has them). For each row it prepares one resource per
 // side, ocfbox and reference, each with its own temporary state (and its
-// own network namespace or web site where the agent needs one), then runs
+// own network namespace, web site or guest where the agent needs one;
+// the guests run on one private libvirtd for the whole run), then runs
 // the action alternately, ocfbox then reference, with the environment
 // pacemaker-execd gives that operation, and reports:
 //
@@ -49,6 +50,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ocfbox/ocfbox/internal/libvirttest"
 	"github.com/ocfbox/ocfbox/internal/measure"
 	"github.com/ocfbox/ocfbox/internal/netnstest"
 )
@@ -60,7 +62,7 @@ type scenario struct {
 	Action    string // the measured action
 	Reference string // path of the reference agent
 	Want      int    // the status every measured invocation must return
-	Root      bool   // needs root (network namespaces, httpd)
+	Root      bool   // needs root (network namespaces, httpd, libvirtd)
 	// Op is the measured operation's meta attributes (CRM_meta_*), as
 	// Pacemaker sets them for it, e.g. interval and role.
 	Op map[string]string
@@ -81,6 +83,9 @@ type scenario struct {
 	// Observe, if set, measures one more figure after every timed
 	// invocation.
 	Observe *observation
+	// Surroundings, if set, says for the notes under the table what
+	// Prepare set up around the agent.
+	Surroundings string
 }
 
 // observation is a figure measured after each timed invocation, reported
@@ -102,6 +107,30 @@ type counts struct {
 	runs, warmup, rss int
 }
 
+// bench is what every row of one run uses: the binary and the
+// measuring tools, and what several rows share (a private libvirtd),
+// started by the first row that needs it and closed when the run ends,
+// whatever happened.
+type bench struct {
+	ctx       context.Context // ends at Ctrl-C
+	work, bin string
+	strace    string
+	straceErr error // strace is missing
+	gnuTime   string
+	timeErr   error // GNU time is missing or unusable
+	libvirt   *libvirttest.Daemon
+}
+
+// close closes what the rows shared.
+func (b *bench) close() error {
+	if b.libvirt == nil {
+		return nil
+	}
+	err := b.libvirt.Close()
+	b.libvirt = nil
+	return err
+}
+
 // side is one agent implementation of a scenario, with its own directory.
 type side struct {
 	Name     string // "ocfbox" or "reference"
@@ -117,15 +146,24 @@ type side struct {
 	// Capture records announcements a neighbour sees (IPaddr2).
 	Capture  *netnstest.Capture
 	sc       *scenario
+	bench    *bench
 	prepared bool // Prepare succeeded: the final stop is due
 	cleanups []func() error
 }
 
 func (s *side) path(name string) string { return filepath.Join(s.Dir, name) }
 
+// instance is the resource's name, OCF_RESOURCE_INSTANCE.
+func (s *side) instance() string { return "bench-" + strings.ToLower(s.sc.Agent) }
+
 // cleanup registers what undoes a part of Prepare; they run last first,
 // after the row's final stop.
 func (s *side) cleanup(fn func() error) { s.cleanups = append(s.cleanups, fn) }
+
+// featureSet is the CRM feature set of Debian 12's Pacemaker 2.1.5
+// (pacemakerd --features), which pacemaker-execd gives agents as
+// crm_feature_set and an empty CIB carries (cibadmin --empty).
+const featureSet = "3.16.1"
 
 // environ is what pacemaker-execd gives the agent for one operation:
 // its own environment (PATH and Pacemaker's logging options, here with
@@ -147,11 +185,11 @@ func (s *side) environ(op map[string]string) []string {
 		"OCF_ROOT":                         "/usr/lib/ocf",
 		"OCF_RA_VERSION_MAJOR":             "1",
 		"OCF_RA_VERSION_MINOR":             "1",
-		"OCF_RESOURCE_INSTANCE":            "bench-" + strings.ToLower(s.sc.Agent),
+		"OCF_RESOURCE_INSTANCE":            s.instance(),
 		"OCF_RESOURCE_TYPE":                s.sc.Agent,
 		"OCF_RESOURCE_PROVIDER":            s.Provider,
 		"OCF_EXIT_REASON_PREFIX":           "ocf-exit-reason:",
-		"OCF_RESKEY_crm_feature_set":       "3.16.2",
+		"OCF_RESKEY_crm_feature_set":       featureSet,
 		"OCF_RESKEY_CRM_meta_timeout":      "20000",
 		"OCF_RESKEY_CRM_meta_on_node":      "node1",
 		"OCF_RESKEY_CRM_meta_on_node_uuid": "1",
@@ -386,7 +424,7 @@ func main() {
 	os.Stdout.Write(table.Bytes())
 }
 
-func run(ctx context.Context, monitor, change counts, bin, only string, stdout io.Writer) error {
+func run(ctx context.Context, monitor, change counts, bin, only string, stdout io.Writer) (err error) {
 	if monitor.runs < 1 || change.runs < 1 {
 		return fmt.Errorf("-n %d, -n-change %d: need at least one invocation", monitor.runs, change.runs)
 	}
@@ -404,7 +442,7 @@ func run(ctx context.Context, monitor, change counts, bin, only string, stdout i
 			return fmt.Errorf("%s: reference agent: %w", sc.name(), err)
 		}
 		if sc.Root && os.Geteuid() != 0 {
-			return fmt.Errorf("%s needs root (network namespaces, httpd); run as root, or leave it out with -run", sc.name())
+			return fmt.Errorf("%s needs root (network namespaces, httpd, libvirtd); run as root, or leave it out with -run", sc.name())
 		}
 	}
 	work, err := os.MkdirTemp("", "ocfbox-bench-")
@@ -427,11 +465,13 @@ func run(ctx context.Context, monitor, change counts, bin, only string, stdout i
 	if err := requireStatic(bin); err != nil {
 		return err
 	}
-	strace, straceErr := exec.LookPath("strace")
-	gnuTime, timeErr := measure.LookGNUTime()
+	b := &bench{ctx: ctx, work: work, bin: bin}
+	defer func() { err = errors.Join(err, b.close()) }()
+	b.strace, b.straceErr = exec.LookPath("strace")
+	b.gnuTime, b.timeErr = measure.LookGNUTime()
 	rssFloor := 0
-	if timeErr == nil {
-		rssFloor, timeErr = floor(gnuTime, work)
+	if b.timeErr == nil {
+		rssFloor, b.timeErr = floor(b.gnuTime, work)
 	}
 
 	loads := []float64{loadavg()}
@@ -449,7 +489,7 @@ func run(ctx context.Context, monitor, change counts, bin, only string, stdout i
 		loads = append(loads, loadavg())
 		fmt.Fprintf(os.Stderr, "bench: %s: %d + %d invocations (load average %.2f)\n", sc.name(), n.runs, n.runs, loads[len(loads)-1])
 		rowBegan := time.Now()
-		r, err := measureRow(ctx, sc, n, work, bin, strace, straceErr, gnuTime, timeErr)
+		r, err := b.measureRow(sc, n)
 		if err != nil {
 			return fmt.Errorf("%s: %w", sc.name(), err)
 		}
@@ -457,7 +497,7 @@ func run(ctx context.Context, monitor, change counts, bin, only string, stdout i
 		rows = append(rows, r)
 	}
 	report(stdout, rows, reportInfo{
-		base: base, monitor: monitor, change: change, bin: bin, rssFloor: rssFloor, timeErr: timeErr,
+		base: base, monitor: monitor, change: change, bin: bin, rssFloor: rssFloor, timeErr: b.timeErr,
 		loads: append(loads, loadavg()), took: time.Since(began),
 	})
 	return nil
@@ -465,8 +505,7 @@ func run(ctx context.Context, monitor, change counts, bin, only string, stdout i
 
 // measureRow prepares both sides of a scenario, measures them alternating
 // ocfbox and reference, and stops both whatever happened.
-func measureRow(ctx context.Context, sc *scenario, n counts, work, bin string,
-	strace string, straceErr error, gnuTime string, timeErr error) (_ row, err error) {
+func (b *bench) measureRow(sc *scenario, n counts) (_ row, err error) {
 	var sides []*side
 	defer func() {
 		for _, s := range sides {
@@ -474,15 +513,15 @@ func measureRow(ctx context.Context, sc *scenario, n counts, work, bin string,
 		}
 	}()
 	for _, name := range []string{"ocfbox", "reference"} {
-		dir := filepath.Join(work, strings.ReplaceAll(sc.name(), " ", "-"), name)
+		dir := filepath.Join(b.work, strings.ReplaceAll(sc.name(), " ", "-"), name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return row{}, err
 		}
-		s := &side{Name: name, Dir: dir, Params: map[string]string{}, Extra: map[string]string{}, sc: sc}
+		s := &side{Name: name, Dir: dir, Params: map[string]string{}, Extra: map[string]string{}, sc: sc, bench: b}
 		if name == "ocfbox" {
 			s.Provider = "ocfbox"
 			s.Exe = filepath.Join(dir, sc.Agent)
-			if err := os.Symlink(bin, s.Exe); err != nil {
+			if err := os.Symlink(b.bin, s.Exe); err != nil {
 				return row{}, err
 			}
 		} else {
@@ -504,7 +543,7 @@ func measureRow(ctx context.Context, sc *scenario, n counts, work, bin string,
 	// around runs one measured invocation between the row's Before and
 	// After.
 	around := func(s *side, measured func() error) error {
-		if err := ctx.Err(); err != nil {
+		if err := b.ctx.Err(); err != nil {
 			return fmt.Errorf("interrupted: %w", err)
 		}
 		if sc.Before != nil {
@@ -550,12 +589,12 @@ func measureRow(ctx context.Context, sc *scenario, n counts, work, bin string,
 		}
 	}
 	for j, s := range sides {
-		if straceErr != nil {
+		if b.straceErr != nil {
 			results[j].execsErr = "strace not installed"
 			continue
 		}
 		err := around(s, func() (err error) {
-			results[j].execs, err = s.programs(strace)
+			results[j].execs, err = s.programs(b.strace)
 			return err
 		})
 		if err != nil {
@@ -564,12 +603,12 @@ func measureRow(ctx context.Context, sc *scenario, n counts, work, bin string,
 	}
 	for range n.rss {
 		for j, s := range sides {
-			if timeErr != nil {
-				results[j].rssErr = timeErr.Error()
+			if b.timeErr != nil {
+				results[j].rssErr = b.timeErr.Error()
 				continue
 			}
 			err := around(s, func() error {
-				kib, err := s.peakRSS(gnuTime)
+				kib, err := s.peakRSS(b.gnuTime)
 				results[j].rss = append(results[j].rss, kib)
 				return err
 			})

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ocfbox/ocfbox/internal/testenv"
 )
 
 // The environment of a measured operation is the one pacemaker-execd
@@ -64,7 +67,7 @@ func TestRows(t *testing.T) {
 			}
 		}
 	}
-	for _, a := range []string{"Dummy", "Stateful", "IPaddr2", "apache"} {
+	for _, a := range []string{"Dummy", "Stateful", "IPaddr2", "apache", "VirtualDomain"} {
 		if got := byAgent[a]; !slices.Equal(got, []string{"monitor", "start", "stop"}) {
 			t.Errorf("%s rows: %v", a, got)
 		}
@@ -106,7 +109,8 @@ func TestWrongStatusStopsTheRowAndTearsDown(t *testing.T) {
 		},
 		Setup: func(s *side) error { return s.act("start") },
 	}
-	_, err := measureRow(context.Background(), sc, counts{runs: 3, warmup: 1, rss: 1}, dir, "/bin/true", "", errors.New("no strace"), "", errors.New("no time"))
+	bn := &bench{ctx: context.Background(), work: dir, bin: "/bin/true", straceErr: errors.New("no strace"), timeErr: errors.New("no time")}
+	_, err := bn.measureRow(sc, counts{runs: 3, warmup: 1, rss: 1})
 	if err == nil || !strings.Contains(err.Error(), "reference Fake monitor: exit status 7, want 0") || !strings.Contains(err.Error(), "not running") {
 		t.Fatalf("err = %v", err)
 	}
@@ -116,6 +120,86 @@ func TestWrongStatusStopsTheRowAndTearsDown(t *testing.T) {
 	}
 	if !slices.Equal(cleaned, []string{"ocfbox", "reference"}) {
 		t.Errorf("cleaned up %v, want both sides", cleaned)
+	}
+}
+
+// A VirtualDomain side manages a guest of its own on the daemon it is
+// given, stopped with force_stop (the guest boots no OS), with its
+// utilization attributes kept in a CIB file in its own directory.
+func TestGuestSide(t *testing.T) {
+	const uri = "qemu:///system?socket=/tmp/x/run/libvirt-sock"
+	names := map[string]bool{}
+	for _, name := range []string{"ocfbox", "reference"} {
+		s := vdSide(t, name)
+		guest, err := guestSide(s, uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names[guest] = true
+		if s.Params["hypervisor"] != uri || s.Params["force_stop"] != "true" {
+			t.Errorf("%s: parameters %v, want hypervisor=%s and force_stop=true", name, s.Params, uri)
+		}
+		xml, err := os.ReadFile(s.Params["config"])
+		if err != nil || !strings.Contains(string(xml), "<name>"+guest+"</name>") {
+			t.Errorf("%s: config %s does not define guest %s: %v\n%s", name, s.Params["config"], guest, err, xml)
+		}
+		if filepath.Dir(s.Extra["CIB_file"]) != s.Dir {
+			t.Errorf("%s: CIB_file %q is not in the side's directory", name, s.Extra["CIB_file"])
+		}
+	}
+	if len(names) != 2 {
+		t.Errorf("the sides share a guest: %v", names)
+	}
+}
+
+// crm_resource finds the resource in a VirtualDomain side's CIB file
+// and keeps its utilization attributes there, as both agents' monitors
+// need.
+func TestGuestSideCIBServesCRMResource(t *testing.T) {
+	testenv.RequireTool(t, "crm_resource")
+	s := vdSide(t, "reference")
+	if _, err := guestSide(s, "qemu:///system"); err != nil {
+		t.Fatal(err)
+	}
+	crm := func(args ...string) (string, error) {
+		cmd := exec.Command("crm_resource", args...)
+		cmd.Env = append(os.Environ(), "CIB_file="+s.Extra["CIB_file"])
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	if out, err := crm("-r", s.instance(), "-z", "-p", "cpu", "-v", "1"); err != nil {
+		t.Fatalf("crm_resource cannot set a utilization attribute of %s in the CIB file: %v\n%s", s.instance(), err, out)
+	}
+	if out, err := crm("-Q", "-r", s.instance(), "-z", "-g", "cpu"); err != nil || out != "1" {
+		t.Errorf("crm_resource reads cpu back as %q (%v), want 1", out, err)
+	}
+}
+
+func vdSide(t *testing.T, name string) *side {
+	t.Helper()
+	for i := range scenarios {
+		if sc := &scenarios[i]; sc.name() == "VirtualDomain stop" {
+			return &side{Name: name, Provider: "heartbeat", Dir: t.TempDir(), sc: sc, Params: map[string]string{}, Extra: map[string]string{}}
+		}
+	}
+	t.Fatal("no VirtualDomain stop row")
+	return nil
+}
+
+// The notes name each agent's surroundings once, in the table's order.
+func TestSurroundings(t *testing.T) {
+	var rows []row
+	for i := range scenarios {
+		rows = append(rows, row{sc: &scenarios[i]})
+	}
+	got := surroundings(rows)
+	for _, a := range []string{"Stateful's crm_attribute", "IPaddr2 runs", "apache manages", "VirtualDomain: one private libvirtd"} {
+		if strings.Count(got, a) != 1 {
+			t.Errorf("surroundings mention %q %d times, want once:\n%s", a, strings.Count(got, a), got)
+		}
+	}
+	if strings.Index(got, "IPaddr2") > strings.Index(got, "VirtualDomain") {
+		t.Errorf("surroundings not in the table's order:\n%s", got)
 	}
 }
 

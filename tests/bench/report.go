@@ -82,8 +82,10 @@ func report(w io.Writer, rows []row, info reportInfo) {
 	fmt.Fprintf(w, "- wall time from fork to exit as the caller sees it; CPU time is user + system of the invocation's process tree that the agent waited for (wait4): what it leaves running (httpd, an ARP sender in the background) is not in it\n")
 	fmt.Fprintf(w, "- process start on this machine, measured the same way: /bin/true %s, a static Go program that does nothing %s (medians)\n",
 		ms(measure.Median(info.base.trueCmd)), ms(measure.Median(info.base.goNoop)))
-	fmt.Fprintf(w, "- environment: the operation as pacemaker-execd runs it (a recurring monitor with OCF_RESKEY_CRM_meta_interval, start and stop without; _timeout=20000, crm_feature_set 3.16.2, Pacemaker's default logging: HA_LOGFACILITY=daemon, HA_LOGFILE), each side with its own state directory; syslog socket /dev/log %s\n", presence("/dev/log"))
-	fmt.Fprintf(w, "- surroundings: Stateful's crm_attribute is a no-op fake in HA_SBIN_DIR; IPaddr2 runs in a network namespace of each side's own, 192.0.2.1/24 on a veth to a neighbour namespace that records ARP, with ip=192.0.2.10 alone (NIC and prefix found from the route); apache manages a site of each side's own (internal/apachetest, Debian's apache2, mpm_event) on its own free 127.0.0.1 port\n")
+	fmt.Fprintf(w, "- environment: the operation as pacemaker-execd runs it (a recurring monitor with OCF_RESKEY_CRM_meta_interval, start and stop without; _timeout=20000, crm_feature_set %s, Pacemaker's default logging: HA_LOGFACILITY=daemon, HA_LOGFILE), each side with its own state directory; syslog socket /dev/log %s\n", featureSet, presence("/dev/log"))
+	if around := surroundings(rows); around != "" {
+		fmt.Fprintf(w, "- surroundings: %s\n", around)
+	}
 	fmt.Fprintf(w, "- programs executed: one invocation under strace -f, with what it left in the background for %v after it returned; strace then detaches from what still runs (httpd)\n", traceGrace)
 	if info.timeErr != nil {
 		fmt.Fprintf(w, "- peak RSS: not measured (%v)\n", info.timeErr)
@@ -91,6 +93,18 @@ func report(w io.Writer, rows []row, info reportInfo) {
 		fmt.Fprintf(w, "- peak RSS: ru_maxrss (largest single process of the tree the agent waited for) from wait4 in GNU time, median of %d invocations for a monitor, %d for a start or a stop; floor (/bin/true measured the same way): %.1f MiB\n",
 			m.rss, c.rss, float64(info.rssFloor)/1024)
 	}
+}
+
+// surroundings are what the rows' agents had around them, each agent
+// once, in the order of the table.
+func surroundings(rows []row) string {
+	var said []string
+	for _, r := range rows {
+		if r.sc.Surroundings != "" && !slices.Contains(said, r.sc.Surroundings) {
+			said = append(said, r.sc.Surroundings)
+		}
+	}
+	return strings.Join(said, "; ")
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }

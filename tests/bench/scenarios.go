@@ -7,14 +7,17 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ocfbox/ocfbox/internal/apachetest"
+	"github.com/ocfbox/ocfbox/internal/libvirttest"
 	"github.com/ocfbox/ocfbox/internal/netnstest"
 	"github.com/ocfbox/ocfbox/pkg/proc"
 )
@@ -44,6 +47,7 @@ var scenarios = slices.Concat(
 			s.Params["state"] = s.path("Stateful.state")
 			return s.fakeTool("crm_attribute")
 		},
+		Surroundings: "Stateful's crm_attribute is a no-op fake in HA_SBIN_DIR",
 	}.rows(),
 	agent{
 		Name: "IPaddr2", Reference: "/usr/lib/ocf/resource.d/heartbeat/IPaddr2", Root: true,
@@ -54,11 +58,22 @@ var scenarios = slices.Concat(
 			What:    "first gratuitous ARP for " + vip.String() + " the neighbour receives, after start returned (negative: before)",
 			Measure: firstARP,
 		}},
+		Surroundings: "IPaddr2 runs in a network namespace of each side's own, 192.0.2.1/24 on a veth to a neighbour namespace that records ARP, with ip=" + vip.String() + " alone (NIC and prefix found from the route)",
 	}.rows(),
 	agent{
 		Name: "apache", Reference: "/usr/lib/ocf/resource.d/heartbeat/apache", Root: true,
+		Monitor:      map[string]string{"interval": "10000", "name": "monitor"},
+		Prepare:      apacheSite,
+		Surroundings: "apache manages a site of each side's own (internal/apachetest, Debian's apache2, mpm_event) on its own free 127.0.0.1 port",
+	}.rows(),
+	agent{
+		Name: "VirtualDomain", Reference: "/usr/lib/ocf/resource.d/heartbeat/VirtualDomain", Root: true,
 		Monitor: map[string]string{"interval": "10000", "name": "monitor"},
-		Prepare: apacheSite,
+		Prepare: libvirtGuest,
+		Surroundings: "VirtualDomain: one private libvirtd for the whole run (internal/libvirttest: Debian's libvirtd with directories, /run and socket of its own in a mount namespace of its own, qemu under TCG, no KVM), " +
+			"hypervisor=qemu:///system?socket=<its socket>; each side manages a transient guest of its own (config=its XML, libvirttest.GuestXML: 32 MiB, 1 vCPU, no disk, no network, boots no OS), " +
+			"with force_stop=true, so a stop destroys it (the guest would never answer an ACPI shutdown); the utilization attributes at their default (autoset on), " +
+			"in a CIB file of each side's own (CIB_file) that crm_resource reads and writes, so nothing reaches a cluster; the reference asks libvirt through virsh, ocfbox speaks libvirt's RPC protocol on the socket itself",
 	}.rows(),
 )
 
@@ -76,6 +91,9 @@ type agent struct {
 	// so that it does not run into the next measured invocation.
 	Settle  func(s *side) error
 	Observe map[string]*observation // by action
+	// Surroundings says what Prepare sets up, for the notes under the
+	// table.
+	Surroundings string
 }
 
 // rows are the monitor of a started resource, a start from stopped
@@ -96,7 +114,7 @@ func (a agent) rows() []scenario {
 	row := func(action string, op map[string]string) scenario {
 		return scenario{
 			Agent: a.Name, Action: action, Reference: a.Reference, Root: a.Root,
-			Op: op, Resource: a.Resource, Prepare: a.Prepare, Observe: a.Observe[action],
+			Op: op, Resource: a.Resource, Prepare: a.Prepare, Observe: a.Observe[action], Surroundings: a.Surroundings,
 		}
 	}
 	monitor := row("monitor", a.Monitor)
@@ -236,4 +254,88 @@ func noneLeft(conf string) error {
 	defer cancel()
 	left := proc.Host.WaitGone(ctx, all, 10*time.Millisecond)
 	return fmt.Errorf("httpd of %s still ran after the final stop: killed %v (still there: %v)", filepath.Dir(conf), httpds, left)
+}
+
+// libvirtGuest gives a side a guest of its own on the run's private
+// libvirtd (started by the first VirtualDomain row), and checks at
+// cleanup, after the final stop, that the guest is gone: one that is
+// not is destroyed and the run fails.
+func libvirtGuest(s *side) error {
+	d, err := s.bench.libvirtd()
+	if err != nil {
+		return err
+	}
+	name, err := guestSide(s, d.URI())
+	if err != nil {
+		return err
+	}
+	s.cleanup(func() error { return noGuestLeft(d, name) })
+	return nil
+}
+
+// libvirtd is the run's private libvirtd, started on first use; run
+// closes it at the end.
+func (b *bench) libvirtd() (*libvirttest.Daemon, error) {
+	if b.libvirt == nil {
+		d, err := libvirttest.New(b.ctx)
+		if err != nil {
+			return nil, err
+		}
+		b.libvirt = d
+	}
+	return b.libvirt, nil
+}
+
+// guestSide writes the side's guest configuration and CIB file and
+// gives the resource its parameters: the guest on the daemon at uri,
+// stopped with force_stop (the guest boots no OS, so an ACPI shutdown
+// would only end at the stop's deadline), utilization attributes at
+// their default, kept in the CIB file (CIB_file), where the resource is
+// a primitive. It returns the guest's name.
+func guestSide(s *side, uri string) (string, error) {
+	name := "bench-vd-" + s.Name
+	config := s.path(name + ".xml")
+	if err := os.WriteFile(config, []byte(libvirttest.GuestXML(name, "")), 0o644); err != nil {
+		return "", err
+	}
+	// The feature set and schema of an empty CIB of this Pacemaker
+	// (cibadmin --empty): crm_resource refuses a CIB file of a newer
+	// feature set ("Protocol violated").
+	cib := fmt.Sprintf(`<cib crm_feature_set=%q validate-with="pacemaker-3.9" epoch="1" num_updates="0" admin_epoch="0">
+  <configuration>
+    <crm_config/>
+    <nodes/>
+    <resources>
+      <primitive id=%q class="ocf" provider=%q type=%q/>
+    </resources>
+    <constraints/>
+  </configuration>
+  <status/>
+</cib>
+`, featureSet, s.instance(), s.Provider, s.sc.Agent)
+	if err := os.WriteFile(s.path("cib.xml"), []byte(cib), 0o644); err != nil {
+		return "", err
+	}
+	s.Extra["CIB_file"] = s.path("cib.xml")
+	s.Params["config"] = config
+	s.Params["hypervisor"] = uri
+	s.Params["force_stop"] = "true"
+	return name, nil
+}
+
+// noGuestLeft makes sure the daemon knows no guest of that name: one it
+// does is destroyed, and that is an error, since the row's final stop
+// should have stopped it.
+func noGuestLeft(d *libvirttest.Daemon, name string) error {
+	out, err := d.Virsh("domstate", name)
+	if err != nil {
+		if strings.Contains(out, "failed to get domain") {
+			return nil
+		}
+		return err
+	}
+	if _, derr := d.Virsh("destroy", name); derr != nil {
+		return fmt.Errorf("guest %s was still %s after the final stop, and destroying it failed: %w", name, strings.TrimSpace(out), derr)
+	}
+	return fmt.Errorf("guest %s was still %s after the final stop: destroyed", name, strings.TrimSpace(out))
 }
