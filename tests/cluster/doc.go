@@ -19,11 +19,11 @@
 // state directory, fresh /run), WaitRecovery reads failover figures from
 // the operation history. Services a scenario needs on every node go in
 // Options.NodeSetup, which runs at each boot inside the node's private
-// mounts: SetupApache for an apache primitive; for libvirtd, bind-mount
-// per-node directories (n.Dir) over /var/lib/libvirt, /var/cache/libvirt,
-// /var/log/libvirt and a copy of /etc/libvirt, hide /dev/kvm (mount
-// --bind /dev/null /dev/kvm) and n.Start virtlogd and libvirtd; they die
-// with the node.
+// mounts and dies with the node: SetupApache for an apache primitive,
+// SetupLibvirt for a libvirtd of the node's own, SetupGuests for that
+// plus guests' configuration files (GuestPrimitive manages one with a
+// VirtualDomain agent; Cluster.SaveLibvirtCaps before Close keeps what
+// the daemons probed), and Setups to combine them.
 //
 // Names: every namespace starts with Prefix, the working directory with
 // Prefix under os.TempDir. One cluster runs at a time (a lock in /run);

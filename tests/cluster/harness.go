@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"maps"
@@ -57,6 +58,23 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// BootTimeout bounds the wait for all nodes to be online (default 90s).
 	BootTimeout time.Duration
+}
+
+// Setups is a NodeSetup that runs each of steps (nil ones skipped) in
+// order and stops at the first error, for nodes that need several
+// services: Setups(SetupApache, SetupGuests("vm1")).
+func Setups(steps ...func(context.Context, *Node) error) func(context.Context, *Node) error {
+	return func(ctx context.Context, n *Node) error {
+		for _, step := range steps {
+			if step == nil {
+				continue
+			}
+			if err := step(ctx, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // Cluster is a running cluster. Nodes may be booted, killed and asked
@@ -285,19 +303,24 @@ nodelist {
 		props[k] = v
 	}
 	env := append(nodeEnv(), "CIB_file="+c.cibSeed)
-	set := func(typ string, m map[string]string) error {
-		for _, k := range sortedKeys(m) {
-			if _, err := run(ctx, env, "crm_attribute", "--type", typ, "--name", k, "--update", m[k]); err != nil {
-				return fmt.Errorf("cluster: seed CIB: %w", err)
-			}
+	for _, k := range sortedKeys(props) {
+		if _, err := run(ctx, env, "crm_attribute", "--type", "crm_config", "--name", k, "--update", props[k]); err != nil {
+			return fmt.Errorf("cluster: seed CIB: %w", err)
 		}
-		return nil
 	}
-	if err := set("crm_config", props); err != nil {
-		return err
-	}
-	if err := set("rsc_defaults", c.opts.RscDefaults); err != nil {
-		return err
+	// Not crm_attribute --type rsc_defaults: Pacemaker 2.1.5's resolves a
+	// node name for that type, and a CIB file has no nodes.
+	if defaults := nvset("rsc-options", c.opts.RscDefaults); defaults != nil {
+		x, err := xml.Marshal(struct {
+			XMLName xml.Name `xml:"rsc_defaults"`
+			Set     *xNVSet  `xml:"meta_attributes"`
+		}{Set: defaults})
+		if err != nil {
+			return fmt.Errorf("cluster: seed CIB: %w", err)
+		}
+		if _, err := run(ctx, env, "cibadmin", "--create", "--scope", "configuration", "--xml-text", string(x)); err != nil {
+			return fmt.Errorf("cluster: seed CIB: %w", err)
+		}
 	}
 
 	if c.opts.OCFBox != "" {

@@ -4,105 +4,100 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/ocfbox/ocfbox/internal/libvirttest"
 	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/tests/cluster"
 )
 
-// The guest of TestVirtualDomain and its configuration file, at the same
-// path on every node (in the node's /run, written at every boot).
+// The guests of TestVirtualDomain: one managed by ocfbox, one by the
+// reference agent, each with its configuration file at the same path on
+// every node (cluster.GuestConfigFile).
 const (
-	vmName   = "ocfbxcl-vm1"
-	vmConfig = "/run/" + cluster.Prefix + "vm/" + vmName + ".xml"
+	vmName    = "ocfbxcl-vm1" // resource vm, ocf:ocfbox:VirtualDomain
+	refVMName = "ocfbxcl-vm2" // resource hvm, ocf:heartbeat:VirtualDomain
 )
 
-// TestVirtualDomain: a libvirt guest managed by ocf:ocfbox:VirtualDomain
-// on the three-node cluster, every node with a libvirtd of its own. The
-// guest runs on exactly one node (its qemu process, and crm_mon agree);
-// killing that node restarts it on a survivor; crm_resource --move
-// live-migrates it (migrate_to and migrate_from in the operation
-// history, no stop/start on the target) and afterwards it runs only on
-// the target. The failover and migration figures come from the cluster's
-// operation history and are reported, not asserted.
+// TestVirtualDomain: libvirt guests on the three-node cluster, every node
+// with a libvirtd of its own: vm managed by ocf:ocfbox:VirtualDomain and,
+// for the failover figures, hvm managed by the reference
+// ocf:heartbeat:VirtualDomain with the same parameters. Both start on the
+// same node (not the DC, so no election is in the figures), and each runs
+// on exactly one node (its qemu process, and crm_mon agree); killing that
+// node restarts both on survivors; then crm_resource --move live-migrates
+// vm (migrate_to and migrate_from in the operation history, no
+// stop/start on the target) and afterwards it runs only on the target.
+// The failover and migration figures come from the cluster's operation
+// history and are reported, not asserted.
 func TestVirtualDomain(t *testing.T) {
 	for _, tool := range []string{"libvirtd", "qemu-system-x86_64"} {
 		testenv.RequireTool(t, tool)
 	}
-	c := cluster.StartT(t, cluster.Options{NodeSetup: func(ctx context.Context, n *cluster.Node) error {
-		if err := cluster.SetupLibvirt(ctx, n); err != nil {
-			return err
-		}
-		p := n.Path(vmConfig)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(p, []byte(libvirttest.GuestXML(vmName, "")), 0o644)
-	}})
-	t.Cleanup(func() { // before the cluster's teardown removes the nodes' directories
-		for _, n := range c.Nodes {
-			libvirttest.SaveCaps(cluster.LibvirtDir(n))
-		}
+	testenv.RequireFile(t, "/usr/lib/ocf/resource.d/heartbeat/VirtualDomain")
+	c := cluster.StartT(t, cluster.Options{
+		NodeSetup: cluster.SetupGuests(vmName, refVMName),
+		// Moving vm to hvm's node must leave hvm where it is: without
+		// stickiness the scheduler would spread the two again.
+		RscDefaults: map[string]string{"resource-stickiness": "1"},
 	})
+	t.Cleanup(c.SaveLibvirtCaps) // before the cluster's teardown removes the nodes' directories
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 
-	vm := cluster.Primitive{ID: "vm", Agent: "ocf:ocfbox:VirtualDomain",
-		Params: map[string]string{
-			"config":     vmConfig,
-			"hypervisor": "qemu:///system",
-			// The guest boots no OS and never answers a shutdown request.
-			"force_stop":          "true",
-			"migration_transport": "tcp",
-			"migrateuri":          "tcp://%n",
-			// Placement does not use utilization here.
-			"autoset_utilization_cpu": "false", "autoset_utilization_hv_memory": "false",
-			"autoset_utilization_host_memory": "false",
-		},
-		Meta: map[string]string{"allow-migrate": "true"},
-		Ops: []cluster.OpSpec{
-			{Name: "start", Interval: "0", Timeout: "90s"},
-			{Name: "stop", Interval: "0", Timeout: "90s"},
-			{Name: "monitor", Interval: "5s", Timeout: "30s"},
-			{Name: "migrate_to", Interval: "0", Timeout: "120s"},
-			{Name: "migrate_from", Interval: "0", Timeout: "60s"},
-		}}
-	if err := c.Configure(ctx, vm); err != nil {
+	s, err := c.Status(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
+	var first string
+	for _, n := range c.Nodes {
+		if n.Name != s.DC {
+			first = n.Name
+			break
+		}
+	}
+	guests := []struct{ id, agent, name string }{
+		{"vm", "ocf:ocfbox:VirtualDomain", vmName},
+		{"hvm", "ocf:heartbeat:VirtualDomain", refVMName},
+	}
+	for _, g := range guests {
+		if err := c.Configure(ctx, cluster.GuestPrimitive(g.id, g.agent, g.name),
+			cluster.Location{ID: g.id + "-on-" + first, Resource: g.id, Node: first, Score: "100"}); err != nil {
+			t.Fatal(err)
+		}
+	}
 
-	// one holds when vm is started on exactly one node, none of not.
-	one := func(not ...string) cluster.Condition {
+	// each holds when every guest is started on exactly one node accepted
+	// by where.
+	each := func(where func(string) bool, desc string) cluster.Condition {
 		return func(s *cluster.Status) error {
 			if err := cluster.NoFailures(s); err != nil {
 				return err
 			}
-			on := s.StartedOn("vm")
-			if len(on) != 1 || len(s.ActiveOn("vm")) != 1 {
-				return fmt.Errorf("vm started on %v, active on %v: want one node", on, s.ActiveOn("vm"))
-			}
-			if slices.Contains(not, on[0]) {
-				return fmt.Errorf("vm still on %s", on[0])
+			for _, g := range guests {
+				on := s.StartedOn(g.id)
+				if len(on) != 1 || len(s.ActiveOn(g.id)) != 1 {
+					return fmt.Errorf("%s started on %v, active on %v: want one node", g.id, on, s.ActiveOn(g.id))
+				}
+				if !where(on[0]) {
+					return fmt.Errorf("%s on %s, want it %s", g.id, on[0], desc)
+				}
 			}
 			return nil
 		}
 	}
-	// qemuOnlyOn waits (bounded) until the guest's qemu runs on node and
+	// qemuOnlyOn waits (bounded) until the qemu of guest runs on node and
 	// on no other node that is up: a migrated-away qemu ends a moment
 	// after the migration completes. It returns the qemu's command line.
-	qemuOnlyOn := func(node string) string {
+	qemuOnlyOn := func(guest, node string) string {
 		t.Helper()
 		var where []string
 		var pids []int
 		for deadline := time.Now().Add(30 * time.Second); ; {
 			where = where[:0]
 			for _, n := range c.Up() {
-				if p := n.ProcessesMatching("guest=" + vmName + ","); len(p) > 0 {
+				if p := n.ProcessesMatching(cluster.QemuOf(guest)); len(p) > 0 {
 					where = append(where, fmt.Sprintf("%s%v", n.Name, p))
 					pids = p
 				}
@@ -114,43 +109,57 @@ func TestVirtualDomain(t *testing.T) {
 				}
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("qemu of %s runs on %v, want on %s only", vmName, where, node)
+				t.Fatalf("qemu of %s runs on %v, want on %s only", guest, where, node)
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
 
-	// (a) It runs on exactly one node.
-	s, err := c.WaitFor(ctx, 120*time.Second, "vm started", one())
+	// (a) Each runs on exactly one node: the one they prefer.
+	s, err = c.WaitFor(ctx, 120*time.Second, "vm and hvm started on "+first, each(func(n string) bool { return n == first }, "on "+first))
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := s.StartedOn("vm")[0]
+	if s.DC == first {
+		t.Fatalf("%s became the DC; the figures are for a node that is not", first)
+	}
 	t.Logf("started: %s", s.Placement())
-	qemuOnlyOn(first)
+	for _, g := range guests {
+		qemuOnlyOn(g.name, first)
+	}
 
-	// (b) Killing its node restarts it on a survivor.
+	// (b) Killing their node restarts both on survivors.
 	killed, err := c.Node(first).Kill()
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err = c.WaitFor(ctx, 120*time.Second, "vm on a survivor after "+first+" died", one(first))
+	s, err = c.WaitFor(ctx, 120*time.Second, "vm and hvm on survivors after "+first+" died",
+		each(func(n string) bool { return n != first }, "on a survivor"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	survivor := s.StartedOn("vm")[0]
 	t.Logf("after killing %s: %s", first, s.Placement())
-	qemuOnlyOn(survivor)
-	r, err := c.WaitRecovery(ctx, 30*time.Second, "vm", survivor, killed, "start", "monitor")
-	if err != nil {
-		t.Fatal(err)
+	var rs []cluster.Recovery
+	for _, g := range guests {
+		node := s.StartedOn(g.id)[0]
+		qemuOnlyOn(g.name, node)
+		r, err := c.WaitRecovery(ctx, 30*time.Second, g.id, node, killed, "start", "monitor")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Agent != g.agent {
+			t.Errorf("%s recovered with agent %s, configured %s", g.id, r.Agent, g.agent)
+		}
+		if r.Max() > 120*time.Second {
+			t.Errorf("%s took up to %s after the kill, more than the 120s the test waits", g.id, r.Max())
+		}
+		rs = append(rs, r)
 	}
-	if r.Max() > 120*time.Second {
-		t.Errorf("vm took up to %s after the kill, more than the 120s the test waits", r.Max())
-	}
-	t.Logf("failover of vm (killed node %s):\n%s", first, cluster.RecoveryTable([]cluster.Recovery{r}))
+	t.Logf("failover of the guests (killed node %s, DC %s), token 1000 ms, stonith disabled:\n%s",
+		first, s.DC, cluster.RecoveryTable(rs))
+	survivor := s.StartedOn("vm")[0]
 
-	// (c) crm_resource --move live-migrates it to the other survivor.
+	// (c) crm_resource --move live-migrates vm to the other survivor.
 	var target string
 	for _, n := range c.Up() {
 		if n.Name != survivor {
@@ -162,7 +171,7 @@ func TestVirtualDomain(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, err = c.WaitFor(ctx, 120*time.Second, "vm moved to "+target, func(s *cluster.Status) error {
-		if err := one()(s); err != nil {
+		if err := each(func(string) bool { return true }, "anywhere")(s); err != nil {
 			return err
 		}
 		if on := s.StartedOn("vm")[0]; on != target {
@@ -176,7 +185,7 @@ func TestVirtualDomain(t *testing.T) {
 	t.Logf("after crm_resource --move: %s", s.Placement())
 	// The target's qemu was started to receive the guest's state, not
 	// booted afresh.
-	if cmdline := qemuOnlyOn(target); !strings.Contains(cmdline, " -incoming ") {
+	if cmdline := qemuOnlyOn(vmName, target); !strings.Contains(cmdline, " -incoming ") {
 		t.Errorf("the qemu of %s on %s was not started for an incoming migration: %s", vmName, target, cmdline)
 	}
 

@@ -1,9 +1,11 @@
 // Command demo shows ocfbox agents under a real Pacemaker + Corosync
-// cluster of three network-namespace nodes: a web-style group (floating
-// IP + web server, IPaddr2 and apache) colocated with the promoted
-// instance of a promotable clone (Stateful), crm_mon, the kill of the
-// active node, the failover and its time, then the teardown. Ctrl-C tears
-// down too. It needs root, and the packages of packaging/test-deps.txt.
+// cluster of three network-namespace nodes, each with a libvirtd of its
+// own: a web-style group (floating IP + web server, IPaddr2 and apache)
+// colocated with the promoted instance of a promotable clone (Stateful),
+// and a libvirt guest (VirtualDomain) colocated with the group; crm_mon,
+// the kill of the active node, the failover of all of them to a survivor
+// and its time, then the teardown. Ctrl-C tears down too. It needs root,
+// and the packages of packaging/test-deps.txt.
 //
 //	go run ./tests/cluster/cmd/demo -ocfbox bin/ocfbox
 package main
@@ -25,7 +27,10 @@ import (
 	"github.com/ocfbox/ocfbox/tests/cluster"
 )
 
-const vip = "192.0.2.50"
+const (
+	vip   = "192.0.2.50"
+	guest = cluster.Prefix + "demo-vm" // libvirt guest of resource vm
+)
 
 func main() {
 	cluster.MaybeNodeInit() // a node's init never returns from here
@@ -53,10 +58,12 @@ func run(ctx context.Context, bin string, w io.Writer) (err error) {
 	}
 	step := func(format string, args ...any) { fmt.Fprintf(w, "\n\033[1m==> "+format+"\033[0m\n", args...) }
 
-	step("building a 3-node Pacemaker + Corosync cluster in network namespaces (%s*)", cluster.Prefix)
+	step("building a 3-node Pacemaker + Corosync cluster in network namespaces (%s*), a libvirtd on every node", cluster.Prefix)
 	c, err := cluster.New(ctx, cluster.Options{
-		OCFBox:    bin,
-		NodeSetup: cluster.SetupApache, // a web server's configuration on every node
+		OCFBox: bin,
+		// On every node: a web server's configuration, a libvirtd of
+		// the node's own and the guest's configuration file.
+		NodeSetup: cluster.Setups(cluster.SetupApache, cluster.SetupGuests(guest)),
 		Logf:      func(f string, a ...any) { fmt.Fprintf(w, f+"\n", a...) },
 	})
 	if err != nil {
@@ -64,6 +71,7 @@ func run(ctx context.Context, bin string, w io.Writer) (err error) {
 	}
 	defer func() {
 		step("tearing down")
+		c.SaveLibvirtCaps() // so that the next run's libvirtds do not probe qemu again
 		if cerr := c.Close(); cerr != nil {
 			err = errors.Join(err, cerr)
 			return
@@ -88,6 +96,7 @@ func run(ctx context.Context, bin string, w io.Writer) (err error) {
 			Params: map[string]string{"configfile": cluster.ApacheConfigFile}, Ops: mon("10s", "")}
 		web = true
 	}
+	vmRsc := cluster.GuestPrimitive("vm", "ocf:ocfbox:VirtualDomain", guest)
 	objs := []cluster.CIBObject{
 		cluster.Clone{
 			ID:   "db-clone",
@@ -98,9 +107,11 @@ func run(ctx context.Context, bin string, w io.Writer) (err error) {
 		cluster.Group{ID: "web", Members: []cluster.Primitive{vipRsc, wwwRsc}},
 		cluster.Colocation{ID: "web-with-db", Resource: "web", WithResource: "db-clone", WithRole: "Promoted", Score: "INFINITY"},
 		cluster.Order{ID: "db-before-web", First: "db-clone", FirstAction: "promote", Then: "web", ThenAction: "start"},
+		vmRsc,
+		cluster.Colocation{ID: "vm-with-web", Resource: "vm", WithResource: "web", Score: "INFINITY"},
 	}
-	step("configuring: group web (vip %s, www %s), promotable clone db-clone (ocf:ocfbox:Stateful), web with the promoted db",
-		vipRsc.Agent, wwwRsc.Agent)
+	step("configuring: group web (vip %s, www %s), promotable clone db-clone (ocf:ocfbox:Stateful), web with the promoted db, guest vm (%s, libvirt domain %s) with web",
+		vipRsc.Agent, wwwRsc.Agent, vmRsc.Agent, guest)
 	for _, o := range objs {
 		x, err := cluster.XML(o)
 		if err != nil {
@@ -116,9 +127,9 @@ func run(ctx context.Context, bin string, w io.Writer) (err error) {
 			if err := cluster.NoFailures(s); err != nil {
 				return err
 			}
-			p, vipOn, wwwOn := s.PromotedOn("db"), s.StartedOn("vip"), s.StartedOn("www")
-			if len(p) != 1 || !slices.Equal(p, vipOn) || !slices.Equal(p, wwwOn) || p[0] == not {
-				return fmt.Errorf("db promoted on %v, vip on %v, www on %v", p, vipOn, wwwOn)
+			p, vipOn, wwwOn, vmOn := s.PromotedOn("db"), s.StartedOn("vip"), s.StartedOn("www"), s.StartedOn("vm")
+			if len(p) != 1 || !slices.Equal(p, vipOn) || !slices.Equal(p, wwwOn) || !slices.Equal(p, vmOn) || p[0] == not {
+				return fmt.Errorf("db promoted on %v, vip on %v, www on %v, vm on %v", p, vipOn, wwwOn, vmOn)
 			}
 			if len(s.StartedOn("db")) != len(s.Online) {
 				return fmt.Errorf("db runs on %v of %v", s.StartedOn("db"), s.Online)
@@ -126,7 +137,7 @@ func run(ctx context.Context, bin string, w io.Writer) (err error) {
 			return nil
 		}
 	}
-	s, err := c.WaitFor(ctx, 60*time.Second, "web and the promoted db together", healthy(""))
+	s, err := c.WaitFor(ctx, 120*time.Second, "web, vm and the promoted db together", healthy(""))
 	if err != nil {
 		return err
 	}
@@ -138,6 +149,9 @@ func run(ctx context.Context, bin string, w io.Writer) (err error) {
 	if err := reach(ctx, c, w, web); err != nil {
 		return err
 	}
+	if err := showGuest(ctx, c.Node(active), w, step); err != nil {
+		return err
+	}
 
 	step("killing %s: every process of the node, its network cable pulled", active)
 	killed, err := c.Node(active).Kill()
@@ -145,17 +159,20 @@ func run(ctx context.Context, bin string, w io.Writer) (err error) {
 		return err
 	}
 	fmt.Fprintf(w, "killed at %s\n", killed.Format("15:04:05.000"))
-	s, err = c.WaitFor(ctx, 90*time.Second, "failover", healthy(active))
+	s, err = c.WaitFor(ctx, 120*time.Second, "failover", healthy(active))
 	if err != nil {
 		return err
 	}
 	survivor := s.PromotedOn("db")[0]
-	fmt.Fprintf(w, "web and the promoted db are on %s\n", survivor)
+	fmt.Fprintf(w, "web, vm and the promoted db are on %s\n", survivor)
 	if err := showCrmMon(ctx, c, w, step); err != nil {
 		return err
 	}
 	step("from the client namespace again: ping %s", vip)
 	if err := reach(ctx, c, w, web); err != nil {
+		return err
+	}
+	if err := showGuest(ctx, c.Node(survivor), w, step); err != nil {
 		return err
 	}
 
@@ -164,7 +181,7 @@ func run(ctx context.Context, bin string, w io.Writer) (err error) {
 	for _, x := range []struct {
 		id  string
 		ops []string
-	}{{"db", []string{"promote", "monitor"}}, {"vip", []string{"start", "monitor"}}, {"www", []string{"start", "monitor"}}} {
+	}{{"db", []string{"promote", "monitor"}}, {"vip", []string{"start", "monitor"}}, {"www", []string{"start", "monitor"}}, {"vm", []string{"start", "monitor"}}} {
 		r, err := c.WaitRecovery(ctx, 30*time.Second, x.id, survivor, killed, x.ops...)
 		if err != nil {
 			return err
@@ -187,6 +204,21 @@ func showCrmMon(ctx context.Context, c *cluster.Cluster, w io.Writer, step func(
 	}
 	_, err = w.Write(out)
 	return err
+}
+
+// showGuest lists the guests of node's own libvirtd, and where the
+// guest's qemu runs.
+func showGuest(ctx context.Context, n *cluster.Node, w io.Writer, step func(string, ...any)) error {
+	step("virsh --connect qemu:///system list (on %s, its own libvirtd)", n.Name)
+	out, err := n.Run(ctx, "virsh", "--connect", "qemu:///system", "list")
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(out); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "qemu of %s on %s: pid %v (host PIDs)\n", guest, n.Name, n.ProcessesMatching(cluster.QemuOf(guest)))
+	return nil
 }
 
 // reach pings the VIP from the client and, when www is a web server,
