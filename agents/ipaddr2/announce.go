@@ -30,8 +30,11 @@ func stopAnnouncer(r *ocf.Resource) {
 }
 
 // announce tells the neighbours that the address is here. With arp_bg the
-// first announcement goes out before start returns and a detached ocfbox
-// makes the others; otherwise start makes them all. A failure to announce
+// first announcement goes out before start returns, its request and reply
+// back to back rather than half an interval apart (start would otherwise
+// wait 100 ms of the default 200 ms interval for nothing), and a detached
+// ocfbox makes the others, Interval apart; otherwise start makes them all,
+// spaced as send_arp spaces them. A failure to announce
 // fails the start only for IPv6 announced in the foreground, as in the
 // reference agent; otherwise it is logged.
 func announce(ctx context.Context, r *ocf.Resource, c config, t target) error {
@@ -53,7 +56,7 @@ func announce(ctx context.Context, r *ocf.Resource, c config, t target) error {
 		r.Log.Error(fmt.Sprintf("announce %s: %v", c.IP, err))
 		return nil
 	}
-	if !c.ARPBg || a.Count == 1 {
+	if !c.ARPBg {
 		if _, err := netif.Announce(ctx, a, nil); err != nil {
 			return failed(err)
 		}
@@ -62,8 +65,12 @@ func announce(ctx context.Context, r *ocf.Resource, c config, t target) error {
 	began := time.Now()
 	first := a
 	first.Count = 1
+	first.Interval = 0
 	if _, err := netif.Announce(ctx, first, nil); err != nil {
 		return failed(err)
+	}
+	if a.Count == 1 {
+		return nil
 	}
 	rest := a
 	rest.Count--
