@@ -99,6 +99,9 @@ func (a *Agent) waitUp(ctx context.Context, r *ocf.Resource, in *instance, argv 
 	defer cancel()
 	var last error = errors.New("no pid file yet")
 	answeredWithoutPidFile := 0
+	// httpd usually answers within a few tens of milliseconds: look again
+	// soon at first, then less often, up to every Poll.
+	wait := min(10*time.Millisecond, a.Poll)
 	for {
 		if master, why := a.running(wctx, in, false); master != nil {
 			err := a.checkStatus(wctx, r, in, 5*time.Second)
@@ -125,9 +128,10 @@ func (a *Agent) waitUp(ctx context.Context, r *ocf.Resource, in *instance, argv 
 				}
 			}
 		}
-		if !sleep(wctx, a.Poll) {
+		if !sleep(wctx, wait) {
 			return a.abandon(ctx, r, in, ocf.Generic("httpd did not come up within the start timeout: %v", last))
 		}
+		wait = min(2*wait, a.Poll)
 	}
 }
 
