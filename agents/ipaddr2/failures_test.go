@@ -52,10 +52,10 @@ func TestLinkDownUnderARunningResource(t *testing.T) {
 	}{
 		{"admin down, explicit nic and cidr_netmask", map[string]string{"ip": "192.0.2.10", "nic": "va", "cidr_netmask": "24"},
 			func(l *lab, t *testing.T) { l.ip(t, "link set va down") }, func(l *lab, t *testing.T) { l.ip(t, "link set va up") }, ocf.ErrGeneric},
-		// the kernel drops an admin-down link's routes: nothing tells where
-		// the address belongs, as for the reference
+		// the kernel drops an admin-down link's routes: only start's
+		// record tells where the address is (the reference answers 7)
 		{"admin down, interface from the routing table", map[string]string{"ip": "192.0.2.10"},
-			func(l *lab, t *testing.T) { l.ip(t, "link set va down") }, func(l *lab, t *testing.T) { l.ip(t, "link set va up") }, ocf.NotRunning},
+			func(l *lab, t *testing.T) { l.ip(t, "link set va down") }, func(l *lab, t *testing.T) { l.ip(t, "link set va up") }, ocf.ErrGeneric},
 		{"no carrier, interface from the routing table", map[string]string{"ip": "192.0.2.10"},
 			func(l *lab, t *testing.T) { l.peer.MustRun(t, "ip", "link", "set", "vb", "down") },
 			func(l *lab, t *testing.T) { l.peer.MustRun(t, "ip", "link", "set", "vb", "up") }, ocf.ErrGeneric},
@@ -80,6 +80,28 @@ func TestLinkDownUnderARunningResource(t *testing.T) {
 			l.expect(t, agent, call{action: "stop", params: p}, ocf.Success)
 		})
 	}
+}
+
+// Pacemaker stops an address whose interface an operator set down. With
+// the interface found from the routing table, the down interface has no
+// routes left to place the address; stop still removes it from where
+// start put it, so that it does not answer again next to the node the
+// cluster moved it to once the interface is set up again.
+func TestStopAfterTheInterfaceWentDownRemovesTheAddress(t *testing.T) {
+	l := newLab(t)
+	agent, p := ocfbox(t), map[string]string{"ip": "192.0.2.10"}
+	l.expect(t, agent, call{action: "start", params: p}, ocf.Success)
+	l.ip(t, "link set va down")
+	l.expect(t, agent, call{action: "stop", params: p}, ocf.Success)
+	if out := l.ip(t, "-o addr show dev va"); strings.Contains(out, "192.0.2.10/") {
+		t.Fatalf("192.0.2.10 is still on va after a successful stop:\n%s", out)
+	}
+	l.ip(t, "link set va up")
+	if out := l.ip(t, "-o addr show"); strings.Contains(out, "192.0.2.10/") {
+		t.Fatalf("192.0.2.10 came back with va:\n%s", out)
+	}
+	l.expect(t, agent, call{action: "monitor", params: p}, ocf.NotRunning)
+	l.expect(t, agent, call{action: "stop", params: p}, ocf.Success)
 }
 
 // waitCarrier waits (bounded) until va reports state UP again.

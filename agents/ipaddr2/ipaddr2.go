@@ -76,6 +76,7 @@ func (Agent) Start(ctx context.Context, r *ocf.Resource) error {
 	} else if err := add(ctx, r, h, c, t); err != nil {
 		return err
 	}
+	recordPlacement(r, t)
 	wasUp := t.Link.Carries()
 	if err := h.SetUp(t.Link); err != nil {
 		return permOr(err, ocf.Generic("%v", err))
@@ -219,6 +220,12 @@ func (Agent) Stop(_ context.Context, r *ocf.Resource) error {
 	}
 	defer h.Close()
 	t, err := resolve(h, c)
+	if errors.Is(err, errAbsent) {
+		if rec, ok := recordedTarget(r, h, c); ok {
+			r.Log.Info(fmt.Sprintf("stop: %s; removing %s from %s, where start put it", ocf.ReasonOf(err), rec.Prefix, rec.Link.Name))
+			t, err = rec, nil
+		}
+	}
 	switch {
 	case errors.Is(err, errAbsent):
 		r.Log.Info(fmt.Sprintf("stop: %s; nothing to remove", ocf.ReasonOf(err)))
@@ -236,6 +243,7 @@ func (Agent) Stop(_ context.Context, r *ocf.Resource) error {
 			return err
 		}
 	}
+	forgetPlacement(r)
 	if c.AddrLabel {
 		if err := h.DeleteAddrLabel(netip.PrefixFrom(c.IP, 128), c.AddrLabelValue); err != nil {
 			r.Log.Warn(err.Error())
@@ -277,6 +285,10 @@ func remove(r *ocf.Resource, h *netif.Handle, c config, t target) error {
 //	interface down (admin down or no carrier)        1 (a probe: 1 if the address is there, else 7)
 //	interface, namespace or route gone               1 (a probe: 7)
 //
+// An interface found from the routing table loses its routes when it is
+// set down; the placement record of start still finds the address on it
+// (1, also for a probe).
+//
 // The installed reference answers 0 for a link without carrier and, with
 // nic and cidr_netmask set, for an admin-down link; the README's
 // deviations table says why ocfbox does not.
@@ -291,6 +303,9 @@ func (Agent) Monitor(ctx context.Context, r *ocf.Resource) (ocf.Status, error) {
 	defer h.Close()
 	t, err := resolve(h, c)
 	if errors.Is(err, errAbsent) {
+		if rec, ok := recordedTarget(r, h, c); ok && !rec.Link.Carries() {
+			return ocf.ErrGeneric, ocf.Generic("%s: %s is %s (and %s)", rec.Prefix, rec.Link.Name, rec.Link.State(), ocf.ReasonOf(err))
+		}
 		return notHere(r, err)
 	}
 	if err != nil {
