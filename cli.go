@@ -48,8 +48,11 @@ func runCLI(args, environ []string, stdout, stderr io.Writer) int {
 		Writer:               stdout,
 		ErrWriter:            stderr,
 		EnableBashCompletion: false,
-		ExitErrHandler:       func(*cli.Context, error) {}, // exit codes are decided below
-		OnUsageError:         onUsageError,
+		// A parameter value may hold commas (migrate_options, a CSV of
+		// options); --param is repeated instead.
+		DisableSliceFlagSeparator: true,
+		ExitErrHandler:            func(*cli.Context, error) {}, // exit codes are decided below
+		OnUsageError:              onUsageError,
 		// Called for `ocfbox bogus` and `ocfbox help bogus`.
 		CommandNotFound: func(_ *cli.Context, name string) { unknownCommand = name },
 		Commands: []*cli.Command{

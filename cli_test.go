@@ -96,6 +96,7 @@ func TestRun(t *testing.T) {
 		{"a recurring monitor says why it is not running", []string{"--interval", "10s", "Dummy", "monitor", "-p", "state=STATE"}, 7, "OCF_NOT_RUNNING: not started"},
 		{"flags may follow the agent and action", []string{"Dummy", "start", "-p", "state=STATE", "--instance", "web"}, 0, "OCF_SUCCESS"},
 		{"flags may come first", []string{"-p", "state=STATE", "Dummy", "start"}, 0, "OCF_SUCCESS"},
+		{"a parameter value may contain commas", []string{"Dummy", "start", "-p", "state=STATE,v2"}, 0, "OCF_SUCCESS"},
 		{"a bad parameter prints the status and the reason", []string{"Dummy", "start", "-p", "state=" + missingDir + "/Dummy.state"}, 2,
 			"OCF_ERR_ARGS: state=" + missingDir + "/Dummy.state is not writable"},
 		{"a parameter of the wrong type is a configuration error", []string{"Stateful", "validate-all", "-p", "notify_delay=soon"}, 6,
