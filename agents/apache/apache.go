@@ -100,6 +100,15 @@ func (a *Agent) Validate(_ context.Context, r *ocf.Resource) error {
 func (a *Agent) Monitor(ctx context.Context, r *ocf.Resource) (ocf.Status, error) {
 	in, err := a.instance(r)
 	if err != nil {
+		// An httpd of this configuration file that still runs is this
+		// resource, though it cannot be checked: "not running" (what a
+		// probe makes of a missing configuration) would let Pacemaker
+		// start it on a second node.
+		if fb, ferr := a.fallbackInstance(r); ferr == nil {
+			if procs := a.instanceProcs(fb); len(procs) > 0 {
+				return ocf.ErrGeneric, ocf.Generic("httpd of %s runs (pid %d) but cannot be checked: %s", fb.configFile, procs[0].PID, ocf.ReasonOf(err))
+			}
+		}
 		return ocf.StatusOf(err), err
 	}
 	recurring := r.Env.Action == "monitor" && r.Env.Interval > 0

@@ -430,8 +430,9 @@ func TestConfigurationEditedWhileRunning(t *testing.T) {
 }
 
 // With its configuration file gone (a shared file system unmounted under
-// it), stop still finds httpd by its command line and stops it; the
-// reference returns 0 without stopping anything.
+// it), monitor and probe still find httpd by its command line and report
+// it running but failed, and stop finds it the same way and stops it; the
+// reference reports it not running and returns 0 without stopping it.
 func TestStopWithTheConfigurationGone(t *testing.T) {
 	s := newSite(t, siteOptions{})
 	a := ocfbox(t, s, nil)
@@ -439,9 +440,15 @@ func TestStopWithTheConfigurationGone(t *testing.T) {
 	if err := os.Rename(s.Conf, s.Conf+".away"); err != nil {
 		t.Fatal(err)
 	}
-	a.want(t, "monitor", probe, ocf.NotRunning) // cannot know: the configuration is not here
+	for _, meta := range []map[string]string{probe, recurring} {
+		res := a.want(t, "monitor", meta, ocf.ErrGeneric)
+		if !strings.Contains(res.Reason, s.Conf) || !strings.Contains(res.Reason, "runs") {
+			t.Errorf("monitor %v: reason %q, want it to say that httpd of %s runs", meta, res.Reason, s.Conf)
+		}
+	}
 	a.want(t, "stop", nil, ocf.Success)
 	if left := s.procs(t); len(left) > 0 {
 		t.Errorf("processes left after stop: %v", left)
 	}
+	a.want(t, "monitor", probe, ocf.NotRunning)
 }

@@ -22,10 +22,11 @@ import (
 func (a *Agent) Stop(ctx context.Context, r *ocf.Resource) error {
 	in, err := a.instance(r)
 	if in == nil {
-		in, err = a.stopInstance(r, err)
-		if in == nil {
+		loadErr := err
+		if in, err = a.fallbackInstance(r); in == nil {
 			return err // a parameter error: Main reports success
 		}
+		r.Log.Warn(fmt.Sprintf("stop: %s; looking for httpd by its pid file %s and command line", ocf.ReasonOf(loadErr), in.pidFile))
 	}
 	master, _ := a.running(ctx, in, false)
 	others := a.instanceProcs(in)
@@ -40,10 +41,11 @@ func (a *Agent) Stop(ctx context.Context, r *ocf.Resource) error {
 	return nil
 }
 
-// stopInstance is what stop can know when the configuration cannot be
-// read: the configuration file's name (its processes are found by command
-// line) and the pid file the agent names when the configuration has none.
-func (a *Agent) stopInstance(r *ocf.Resource, loadErr error) (*instance, error) {
+// fallbackInstance is what stop and monitor can know when the
+// configuration cannot be read: the configuration file's name (its
+// processes are found by command line) and the pid file the agent names
+// when the configuration has none.
+func (a *Agent) fallbackInstance(r *ocf.Resource) (*instance, error) {
 	in, err := params(r)
 	if err != nil {
 		return nil, err
@@ -52,7 +54,6 @@ func (a *Agent) stopInstance(r *ocf.Resource, loadErr error) (*instance, error) 
 		in.configFile = a.defaultConfig()
 	}
 	in.pidFile = defaultPidFile(r, a.resolveHTTPD(in.httpdParam), in.httpdParam)
-	r.Log.Warn(fmt.Sprintf("stop: %s; looking for httpd by its pid file %s and command line", ocf.ReasonOf(loadErr), in.pidFile))
 	return in, nil
 }
 
