@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfbox/ocfbox/internal/measure"
 	"github.com/ocfbox/ocfbox/internal/netnstest"
 	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
@@ -135,6 +136,8 @@ type call struct {
 	meta     map[string]string // CRM_meta_* attributes
 	uid      int               // run as this user when not 0
 	outside  *netnstest.Namespace
+	strace   string // when set, run under this strace, its trace in traceTo
+	traceTo  string
 }
 
 // outcome is what an invocation returned.
@@ -169,7 +172,11 @@ func (l *lab) run(t *testing.T, agent string, c call) outcome {
 	for k, v := range c.meta {
 		env = append(env, "OCF_RESKEY_CRM_meta_"+k+"="+v)
 	}
-	cmd := exec.Command(agent, c.action)
+	argv := []string{agent, c.action}
+	if c.strace != "" {
+		argv = append(measure.StraceArgv(c.strace, c.traceTo), argv...)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	// Files, not pipes: the wait ends when the agent exits, not when a
 	// background child it left (the reference's send_arp) closes its

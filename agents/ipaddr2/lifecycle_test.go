@@ -1,10 +1,15 @@
 package ipaddr2_test
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ocfbox/ocfbox/internal/measure"
+	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
 )
 
@@ -71,5 +76,35 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("processes still running in the node 3s after stop: %v", pids)
 			}
 		})
+	}
+}
+
+// Monitor, probe and stop read and change addresses over netlink in the
+// agent's own process: the only program one of them executes is the
+// agent (the reference runs 22 to 28: ip, grep, sed, awk, ...).
+func TestMonitorProbeAndStopExecuteNoOtherProgram(t *testing.T) {
+	strace := testenv.RequireTool(t, "strace")
+	l := newLab(t)
+	agent, p := ocfbox(t), map[string]string{"ip": "192.0.2.10"}
+	l.expect(t, agent, call{action: "start", params: p}, ocf.Success)
+	for _, c := range []call{
+		{action: "monitor", params: p, interval: recurring},
+		{action: "monitor", params: p},
+		{action: "stop", params: p},
+	} {
+		c.strace, c.traceTo = strace, filepath.Join(t.TempDir(), "trace")
+		l.expect(t, agent, c, ocf.Success)
+		f, err := os.Open(c.traceTo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := measure.ParseTrace(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"IPaddr2"}; !slices.Equal(tr.Programs, want) {
+			t.Errorf("%s (interval %v) executed %v; want only the agent, %v", c.action, c.interval, tr.Programs, want)
+		}
 	}
 }
