@@ -42,7 +42,7 @@ DIST        ?= dist
 STAGE       := $(DIST)/stage
 
 .PHONY: all build deps gocheck test unit vet fmtcheck clean install uninstall \
-	stage deb rpm bench demo demo-cluster cgo
+	stage deb rpm bench demo demo-cluster cgo cgotest
 
 all: build
 
@@ -81,9 +81,17 @@ fmtcheck: gocheck
 unit: gocheck
 	$(GO) test ./...
 
-# The whole suite, as the README and .ci/run call it.
+# The whole suite, as the README and .ci/run call it: every package, then
+# pkg/virt's contract tests again with the cgo client (make cgo) in them.
 test: deps build vet fmtcheck
 	$(GO) test -count=1 -p 2 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+	$(MAKE) cgotest
+
+# VirtualDomain's other client: libvirt's library, loaded with dlopen,
+# passes the same contract tests against a real libvirtd; bin/ocfbox-cgo
+# builds.
+cgotest: gocheck cgo
+	CGO_ENABLED=1 $(GO) test -count=1 -tags $(BUILD_TAGS),libvirt_cgo,libvirt_dlopen -timeout 10m $(TEST_FLAGS) ./pkg/virt/
 
 # The binary, one symlink per agent made by the binary itself, and the
 # tmpfiles.d entry for the state directory. Pacemaker's OCF root is
