@@ -1,6 +1,7 @@
 package ipaddr2_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -102,6 +103,30 @@ func TestStopAfterTheInterfaceWentDownRemovesTheAddress(t *testing.T) {
 	}
 	l.expect(t, agent, call{action: "monitor", params: p}, ocf.NotRunning)
 	l.expect(t, agent, call{action: "stop", params: p}, ocf.Success)
+}
+
+// A start on a link without carrier (cable pulled, switch port down)
+// fails, so that Pacemaker moves the address to a node that can serve it;
+// the stop that follows removes it.
+func TestStartWithoutCarrierFails(t *testing.T) {
+	for _, p := range []map[string]string{
+		{"ip": "192.0.2.10"},
+		{"ip": "192.0.2.10", "nic": "va", "cidr_netmask": "24"},
+	} {
+		t.Run(fmt.Sprint(p), func(t *testing.T) {
+			l := newLab(t)
+			agent := ocfbox(t)
+			l.peer.MustRun(t, "ip", "link", "set", "vb", "down")
+			o := l.expect(t, agent, call{action: "start", params: p}, ocf.ErrGeneric)
+			if !strings.Contains(o.reason, "va") || !strings.Contains(o.reason, "192.0.2.10") {
+				t.Errorf("exit reason %q names neither va nor 192.0.2.10", o.reason)
+			}
+			l.expect(t, agent, call{action: "stop", params: p}, ocf.Success)
+			if out := l.ip(t, "-o addr show dev va"); strings.Contains(out, "192.0.2.10/") {
+				t.Errorf("192.0.2.10 is still on va after the stop that follows the failed start:\n%s", out)
+			}
+		})
+	}
 }
 
 // waitCarrier waits (bounded) until va reports state UP again.

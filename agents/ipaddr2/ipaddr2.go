@@ -84,6 +84,13 @@ func (Agent) Start(ctx context.Context, r *ocf.Resource) error {
 	if !wasUp {
 		t.Link = waitCarrier(ctx, r, h, t.Link)
 	}
+	if !t.Link.Carries() {
+		// The monitor fails such a link; a start that succeeded would
+		// only have the address restarted here over and over, where a
+		// failed start moves it to a node whose link works (the
+		// reference reports success, and its monitor too).
+		return ocf.Generic("%s is on %s, but %s is %s: nothing can reach it here", t.Prefix, t.Link.Name, t.Link.Name, t.Link.State())
+	}
 	if c.IP.Is6() && !c.NoDAD && t.Link.Carries() {
 		err := h.WaitDAD(ctx, t.Prefix, t.Link, dadLimit, dadPoll)
 		switch {
@@ -110,8 +117,8 @@ const carrierWait = 5 * time.Second
 
 // waitCarrier waits (bounded) until a link that start has just set up
 // can pass traffic, and returns its new state. Announcing before would
-// fail (IPv6) or be lost (IPv4); a link that stays without carrier is
-// logged and left to the monitor.
+// fail (IPv6) or be lost (IPv4); a link that stays without carrier fails
+// the start.
 func waitCarrier(ctx context.Context, r *ocf.Resource, h *netif.Handle, l netif.Link) netif.Link {
 	end := time.Now().Add(carrierWait)
 	for {
@@ -120,9 +127,6 @@ func waitCarrier(ctx context.Context, r *ocf.Resource, h *netif.Handle, l netif.
 			return l
 		}
 		if now.Carries() || time.Now().After(end) || ctx.Err() != nil {
-			if !now.Carries() {
-				r.Log.Warn(fmt.Sprintf("%s is %s after setting it up", now.Name, now.State()))
-			}
 			return now
 		}
 		select {

@@ -114,6 +114,8 @@ var parityScenarios = []scenario{
 	{name: "link admin down, nic and cidr_netmask given", params: map[string]string{"ip": "192.0.2.10", "nic": "va", "cidr_netmask": "24"},
 		steps: []step{act("start"), change(ipCmd("link set va down")), recur().differs(ocf.Success, ocf.ErrGeneric), probe().differs(ocf.Success, ocf.ErrGeneric),
 			act("stop"), probe()}},
+	{name: "start without carrier", params: map[string]string{"ip": "192.0.2.10"},
+		steps: []step{change(peerCmd("link set vb down")), act("start").differs(ocf.Success, ocf.ErrGeneric), act("stop"), probe(), change(peerCmd("link set vb up"))}},
 	{name: "no carrier", params: map[string]string{"ip": "192.0.2.10"},
 		steps: []step{act("start"), change(peerCmd("link set vb down")), recur().differs(ocf.Success, ocf.ErrGeneric), probe().differs(ocf.Success, ocf.ErrGeneric),
 			act("stop"), probe(), change(peerCmd("link set vb up"))}},
