@@ -2,6 +2,7 @@
 #
 #   make demo       install what is needed, the agents, and run one (as root)
 #   make test       install what is needed, build, vet, run every test (as root)
+#   make cgotest    bin/ocfbox-cgo and the libvirt contract tests with its client (make test runs it)
 #   make install    DESTDIR=, PREFIX=/usr; make uninstall
 #   make deb / rpm  packages in dist/ (DIST=)
 #   make bench      ocfbox against the reference agents, as a table

@@ -37,11 +37,8 @@ func stopAnnouncer(r *ocf.Resource) {
 // spaced as send_arp spaces them. A failure to announce
 // fails the start only for IPv6 announced in the foreground, as in the
 // reference agent; otherwise it is logged.
+// Start calls it once the link carries traffic.
 func announce(ctx context.Context, r *ocf.Resource, c config, t target) error {
-	if !t.Link.Carries() {
-		r.Log.Warn(fmt.Sprintf("%s is not announced: %s is %s", c.IP, t.Link.Name, t.Link.State()))
-		return nil
-	}
 	if !announces(t.Link) {
 		if !isLoopback(t.Link) {
 			r.Log.Warn(fmt.Sprintf("%s is not announced: %s has no Ethernet address (link type %s)", c.IP, t.Link.Name, t.Link.EncapType))

@@ -82,7 +82,7 @@ func (Agent) Start(ctx context.Context, r *ocf.Resource) error {
 		return permOr(err, ocf.Generic("%v", err))
 	}
 	if !wasUp {
-		t.Link = waitCarrier(ctx, r, h, t.Link)
+		t.Link = waitCarrier(ctx, h, t.Link)
 	}
 	if !t.Link.Carries() {
 		// The monitor fails such a link; a start that succeeded would
@@ -91,7 +91,7 @@ func (Agent) Start(ctx context.Context, r *ocf.Resource) error {
 		// reference reports success, and its monitor too).
 		return ocf.Generic("%s is on %s, but %s is %s: nothing can reach it here", t.Prefix, t.Link.Name, t.Link.Name, t.Link.State())
 	}
-	if c.IP.Is6() && !c.NoDAD && t.Link.Carries() {
+	if c.IP.Is6() && !c.NoDAD {
 		err := h.WaitDAD(ctx, t.Prefix, t.Link, dadLimit, dadPoll)
 		switch {
 		case errors.Is(err, netif.ErrDADFailed):
@@ -119,7 +119,7 @@ const carrierWait = 5 * time.Second
 // can pass traffic, and returns its new state. Announcing before would
 // fail (IPv6) or be lost (IPv4); a link that stays without carrier fails
 // the start.
-func waitCarrier(ctx context.Context, r *ocf.Resource, h *netif.Handle, l netif.Link) netif.Link {
+func waitCarrier(ctx context.Context, h *netif.Handle, l netif.Link) netif.Link {
 	end := time.Now().Add(carrierWait)
 	for {
 		now, err := h.LinkByIndex(l.Index)

@@ -119,19 +119,28 @@ func TestFailoverFigures(t *testing.T) {
 			if sj.clone {
 				node, ops = s.PromotedOn(sj.id)[0], []string{"promote", "monitor"}
 			}
-			r, err := c.WaitRecovery(ctx, 30*time.Second, sj.id, node, killed, ops...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Agent != sj.agent {
-				t.Errorf("%s recovered with agent %s, configured %s", sj.id, r.Agent, sj.agent)
-			}
-			if r.Max() > 60*time.Second {
-				t.Errorf("%s took up to %s after the kill, more than the 60s the test waits", sj.id, r.Max())
-			}
-			rs = append(rs, r)
+			rs = append(rs, recovered(ctx, t, c, sj.id, sj.agent, node, killed, 60*time.Second, ops...))
 		}
 		t.Logf("round %d/%d: failover after killing %s (DC %s), token 1000 ms, stonith disabled:\n%s",
 			round, rounds, target, s.DC, cluster.RecoveryTable(rs))
 	}
+}
+
+// recovered waits for rsc's recovery on node after the kill at killed
+// (ops as for Cluster.WaitRecovery) and fails the test unless it
+// recovered with agent (any when "") within waited, the time the test
+// waited for it to be healthy on a survivor.
+func recovered(ctx context.Context, t *testing.T, c *cluster.Cluster, rsc, agent, node string, killed time.Time, waited time.Duration, ops ...string) cluster.Recovery {
+	t.Helper()
+	r, err := c.WaitRecovery(ctx, 30*time.Second, rsc, node, killed, ops...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if agent != "" && r.Agent != agent {
+		t.Errorf("%s recovered with agent %s, configured %s", rsc, r.Agent, agent)
+	}
+	if r.Max() > waited {
+		t.Errorf("%s took up to %s after the kill, more than the %s the test waits", rsc, r.Max(), waited)
+	}
+	return r
 }

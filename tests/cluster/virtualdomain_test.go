@@ -143,17 +143,7 @@ func TestVirtualDomain(t *testing.T) {
 	for _, g := range guests {
 		node := s.StartedOn(g.id)[0]
 		qemuOnlyOn(g.name, node)
-		r, err := c.WaitRecovery(ctx, 30*time.Second, g.id, node, killed, "start", "monitor")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Agent != g.agent {
-			t.Errorf("%s recovered with agent %s, configured %s", g.id, r.Agent, g.agent)
-		}
-		if r.Max() > 120*time.Second {
-			t.Errorf("%s took up to %s after the kill, more than the 120s the test waits", g.id, r.Max())
-		}
-		rs = append(rs, r)
+		rs = append(rs, recovered(ctx, t, c, g.id, g.agent, node, killed, 120*time.Second, "start", "monitor"))
 	}
 	t.Logf("failover of the guests (killed node %s, DC %s), token 1000 ms, stonith disabled:\n%s",
 		first, s.DC, cluster.RecoveryTable(rs))
