@@ -181,7 +181,7 @@ func listCommand(stdout io.Writer) *cli.Command {
 				return err
 			}
 			for _, def := range agents.All {
-				md, err := ocf.ParseMetadata(def.Metadata)
+				md, err := def.ParsedMetadata()
 				if err != nil {
 					return err
 				}
@@ -299,7 +299,7 @@ func runEnviron(environ []string, def ocf.Definition, c *cli.Context) ([]string,
 	} else if iv > 0 {
 		env = append(env, "OCF_RESKEY_CRM_meta_interval="+strconv.FormatInt(iv.Milliseconds(), 10))
 	}
-	md, err := ocf.ParseMetadata(def.Metadata)
+	md, err := def.ParsedMetadata()
 	if err != nil {
 		return nil, err
 	}

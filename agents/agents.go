@@ -8,6 +8,7 @@ import (
 	"github.com/ocfbox/ocfbox/agents/ipaddr2"
 	"github.com/ocfbox/ocfbox/agents/stateful"
 	"github.com/ocfbox/ocfbox/agents/virtualdomain"
+	"github.com/ocfbox/ocfbox/metadata"
 	"github.com/ocfbox/ocfbox/ocf"
 )
 
@@ -20,10 +21,15 @@ var All = []ocf.Definition{
 	virtualdomain.Definition,
 }
 
-// Lookup finds an agent by the name Pacemaker runs it under.
+// Lookup finds an agent by the name Pacemaker runs it under, with its
+// meta-data as parsed at build time (metadata.Spec), so that running it
+// parses no XML.
 func Lookup(name string) (ocf.Definition, bool) {
 	for _, d := range All {
 		if d.Name == name {
+			if d.Spec == nil {
+				d.Spec = metadata.Spec(name)
+			}
 			return d, true
 		}
 	}

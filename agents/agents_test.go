@@ -200,3 +200,27 @@ func lineDiff(want, got string) string {
 	}
 	return "(they differ only in line endings)"
 }
+
+// Lookup, which the binary runs agents through, gives every agent the
+// meta-data parsed at build time, equal to its XML parsed now.
+func TestLookupGivesEveryAgentItsBuildTimeMetadata(t *testing.T) {
+	for _, d := range agents.All {
+		t.Run(d.Name, func(t *testing.T) {
+			def, _ := agents.Lookup(d.Name)
+			if def.Spec == nil {
+				t.Fatalf("Lookup(%q) has no Spec: run go generate ./metadata", d.Name)
+			}
+			spec, err := def.ParsedMetadata()
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := ocf.ParseMetadata(def.Metadata)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprintf("%+v", *spec) != fmt.Sprintf("%+v", *parsed) {
+				t.Errorf("build-time meta-data\n%+v\ndiffers from the XML parsed\n%+v", *spec, *parsed)
+			}
+		})
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"io/fs"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/ocfbox/ocfbox/metadata/internal/specgen"
 	"github.com/ocfbox/ocfbox/ocf"
 )
 
@@ -72,5 +74,58 @@ func TestGetOfAnUnknownAgentPanicsNamingIt(t *testing.T) {
 			}()
 			Get(agent)
 		})
+	}
+}
+
+func TestGeneratedFileMatchesTheXMLFiles(t *testing.T) {
+	want, err := specgen.Render(os.DirFS("."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(specgen.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s is not what the *.xml files give: run go generate ./metadata", specgen.File)
+	}
+}
+
+func TestSpecIsTheFileParsed(t *testing.T) {
+	for _, name := range embedded(t) {
+		agent := strings.TrimSuffix(name, ".xml")
+		t.Run(agent, func(t *testing.T) {
+			onDisk, err := os.ReadFile(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := ocf.ParseMetadata(onDisk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			spec := Spec(agent)
+			if spec == nil {
+				t.Fatalf("Spec(%q) is nil: run go generate ./metadata", agent)
+			}
+			if spec.Name != parsed.Name || spec.Version != parsed.Version || spec.ShortDesc != parsed.ShortDesc ||
+				!reflect.DeepEqual(spec.Parameters, parsed.Parameters) || !reflect.DeepEqual(spec.Actions, parsed.Actions) {
+				t.Errorf("Spec(%q) = %+v\nparsing %s gives %+v", agent, *spec, name, *parsed)
+			}
+			// What Main prints for meta-data is the file, from the spec too.
+			def := ocf.Definition{Name: agent, Metadata: Get(agent), Spec: spec}
+			md, err := def.ParsedMetadata()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := md.XML(&ocf.Env{}), parsed.XML(&ocf.Env{}); !bytes.Equal(got, want) {
+				t.Errorf("the meta-data XML from the spec differs from the file's")
+			}
+		})
+	}
+}
+
+func TestSpecOfAnAgentWithoutAFileIsNil(t *testing.T) {
+	if md := Spec("NoSuchAgent"); md != nil {
+		t.Errorf("Spec(NoSuchAgent) = %+v, want nil", md)
 	}
 }

@@ -48,7 +48,7 @@ func Main(def Definition, inv Invocation) (status Status) {
 			status = ErrGeneric
 		}
 	}()
-	md, err := ParseMetadata(def.Metadata)
+	md, err := def.ParsedMetadata()
 	if err != nil {
 		exitReason(stderr, env, fmt.Sprintf("%s: %v", def.Name, err))
 		return ErrGeneric

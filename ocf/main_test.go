@@ -732,3 +732,28 @@ func runStatusAction(t *testing.T, monitor ocf.Status) string {
 	}
 	return out.stdout
 }
+
+// A definition with meta-data parsed at build time runs without parsing
+// its XML: the actions and parameters come from Spec, the meta-data
+// action prints the XML as it is.
+func TestMainUsesTheBuildTimeSpecInsteadOfParsing(t *testing.T) {
+	spec, err := ocf.ParseMetadata(testerXML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unparsable := []byte("<resource-agent name=\"Tester\"> not closed")
+	def := ocf.Definition{Name: "Tester", Metadata: unparsable, Spec: spec,
+		New: func() ocf.Agent { return &testAgent{} }}
+	env := []string{"OCF_RESOURCE_INSTANCE=r1", "OCF_RESKEY_name=x"}
+	got := runDefinition(t, def, env, "monitor")
+	if got.status != ocf.Success {
+		t.Errorf("monitor with a Spec exited %v, want OCF_SUCCESS; stderr:\n%s", got.status, got.stderr)
+	}
+	if got := runDefinition(t, def, nil, "meta-data"); got.stdout != string(unparsable) {
+		t.Errorf("meta-data printed %q, want the definition's XML %q", got.stdout, unparsable)
+	}
+	def.Spec = nil
+	if got := runDefinition(t, def, env, "monitor"); got.status != ocf.ErrGeneric {
+		t.Errorf("monitor without a Spec, of unparsable XML, exited %v, want OCF_ERR_GENERIC", got.status)
+	}
+}

@@ -3,7 +3,6 @@ package ocf
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -131,30 +130,70 @@ func expandDefaults(s string, env *Env) string {
 // the units ms/msec, us/usec, s/sec, m/min, h/hr or d, in any case and
 // optionally after a space ("20s", "1.5 min", "500ms").
 func ParseDuration(s string) (time.Duration, error) {
-	m := durationForm.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
+	num, unitName, ok := splitDuration(strings.TrimSpace(s))
+	if !ok {
 		return 0, fmt.Errorf("%q is not a duration", s)
 	}
-	unit, ok := durationUnits[strings.ToLower(m[2])]
+	unit, ok := durationUnit(strings.ToLower(unitName))
 	if !ok {
-		return 0, fmt.Errorf("%q is not a duration: unknown unit %q", s, m[2])
+		return 0, fmt.Errorf("%q is not a duration: unknown unit %q", s, unitName)
 	}
-	n, err := strconv.ParseFloat(m[1], 64)
+	n, err := strconv.ParseFloat(num, 64)
 	if err != nil || n*float64(unit) > float64(math.MaxInt64) {
 		return 0, fmt.Errorf("%q is not a duration: out of range", s)
 	}
 	return time.Duration(n * float64(unit)), nil
 }
 
-// durationForm is a decimal number and an optional unit; the strict form
-// keeps out what strconv.ParseFloat would also take (NaN, Inf, 1e3, 0x1p4).
-var durationForm = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?) ?([A-Za-z]*)$`)
+// splitDuration splits a decimal number ("5", "1.5") from the letters of
+// its unit, with at most one space between them. The strict form keeps
+// out what strconv.ParseFloat would also take (NaN, Inf, 1e3, 0x1p4). It
+// is written out rather than a regular expression because every
+// invocation that binds a time parameter pays for the compilation.
+func splitDuration(s string) (num, unit string, ok bool) {
+	digits := func(i int) int {
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	i := digits(0)
+	if i == 0 {
+		return "", "", false
+	}
+	if i < len(s) && s[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return "", "", false
+		}
+		i = j
+	}
+	num, rest := s[:i], s[i:]
+	rest = strings.TrimPrefix(rest, " ")
+	for k := 0; k < len(rest); k++ {
+		if c := rest[k] | 0x20; c < 'a' || c > 'z' {
+			return "", "", false
+		}
+	}
+	return num, rest, true
+}
 
-var durationUnits = map[string]time.Duration{
-	"": time.Second, "s": time.Second, "sec": time.Second,
-	"ms": time.Millisecond, "msec": time.Millisecond,
-	"us": time.Microsecond, "usec": time.Microsecond,
-	"m": time.Minute, "min": time.Minute,
-	"h": time.Hour, "hr": time.Hour,
-	"d": 24 * time.Hour,
+// durationUnit is a switch rather than a map: a map literal at package
+// level is built by every invocation's initialisation.
+func durationUnit(name string) (time.Duration, bool) {
+	switch name {
+	case "", "s", "sec":
+		return time.Second, true
+	case "ms", "msec":
+		return time.Millisecond, true
+	case "us", "usec":
+		return time.Microsecond, true
+	case "m", "min":
+		return time.Minute, true
+	case "h", "hr":
+		return time.Hour, true
+	case "d":
+		return 24 * time.Hour, true
+	}
+	return 0, false
 }

@@ -218,13 +218,16 @@ func TestParseDuration(t *testing.T) {
 		{"1h", time.Hour},
 		{"1hr", time.Hour},
 		{"1d", 24 * time.Hour},
+		{"1.5 MIN", 90 * time.Second},
+		{"007", 7 * time.Second},
 	}
 	for _, tt := range good {
 		if got, err := ocf.ParseDuration(tt.in); err != nil || got != tt.want {
 			t.Errorf("ParseDuration(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
-	for _, in := range []string{"", "s", "soon", "-5", "-5s", "NaN", "Inf", "+Inf", "1e3", "0x10", "1.5.2", ".5", "5 fortnights", "5 s s", "99999999999h"} {
+	for _, in := range []string{"", "s", "soon", "-5", "-5s", "NaN", "Inf", "+Inf", "1e3", "0x10", "1.5.2", ".5", "5 fortnights", "5 s s", "99999999999h",
+		"5  s", "5s ms", "5.s", "5.", "s5", "5s5", "5_s", "5\ts", "5é"} {
 		if got, err := ocf.ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
 		}

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocfbox/ocfbox/ocf"
@@ -152,8 +153,10 @@ func (a *Agent) exactProcs(argv []string) []proc.Proc {
 	return procs
 }
 
-var logPrefix = regexp.MustCompile(`^(\[[^\]]*\]\s*)+`)
-var ahCode = regexp.MustCompile(`^AH\d+:\s*`)
+// Regular expressions are compiled on first use: the binary's every
+// invocation, of any agent, would pay for them at start-up otherwise.
+var logPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\[[^\]]*\]\s*)+`) })
+var ahCode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^AH\d+:\s*`) })
 
 // firstError is the first line of httpd's output that says what is
 // wrong, without log prefix and message number; a line that ends with ":"
@@ -174,7 +177,7 @@ func firstError(outputs ...[]byte) string {
 	if strings.HasSuffix(msg, ":") && len(lines) > 1 {
 		// "Syntax error on line 3 of FILE:" + the message: the message
 		// first, so that it survives the exit reason's 128 characters.
-		if m := syntaxError.FindStringSubmatch(msg); m != nil {
+		if m := syntaxError().FindStringSubmatch(msg); m != nil {
 			return fmt.Sprintf("%s (%s line %s)", clean(lines[1]), m[2], m[1])
 		}
 		msg += " " + clean(lines[1])
@@ -182,7 +185,7 @@ func firstError(outputs ...[]byte) string {
 	return msg
 }
 
-var syntaxError = regexp.MustCompile(`Syntax error on line (\d+) of (.*):$`)
+var syntaxError = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Syntax error on line (\d+) of (.*):$`) })
 
 func isWarning(line string) bool {
 	return strings.Contains(line, ":warn]") || strings.Contains(line, ":notice]") ||
@@ -190,7 +193,7 @@ func isWarning(line string) bool {
 }
 
 func clean(line string) string {
-	return ahCode.ReplaceAllString(logPrefix.ReplaceAllString(line, ""), "")
+	return ahCode().ReplaceAllString(logPrefix().ReplaceAllString(line, ""), "")
 }
 
 // errorLogHint is "; error log FILE: first error" for what httpd wrote to

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocfbox/ocfbox/metadata"
@@ -37,7 +38,9 @@ const (
 // Agent implements ocf.Agent, ocf.Promoter, ocf.Notifier and ocf.Reloader.
 type Agent struct{}
 
-var cloneSuffix = regexp.MustCompile(`:[0-9]+$`)
+// Regular expressions are compiled on first use: the binary's every
+// invocation, of any agent, would pay for them at start-up otherwise.
+var cloneSuffix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`:[0-9]+$`) })
 
 // stateFile is the state parameter, or its default; instances of an
 // anonymous clone share a name without their ":N".
@@ -47,7 +50,7 @@ func stateFile(r *ocf.Resource) string {
 	}
 	inst := r.Env.Instance
 	if !r.Env.Clone.GloballyUnique {
-		inst = cloneSuffix.ReplaceAllString(inst, "")
+		inst = cloneSuffix().ReplaceAllString(inst, "")
 	}
 	return filepath.Join(r.Env.VarRun, "Stateful-"+inst+".state")
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -148,7 +149,8 @@ type settings struct {
 }
 
 var (
-	userName   = regexp.MustCompile(`^[a-z][-a-z0-9]*$`)
+	// compiled on first use, not at every invocation's start-up
+	userName   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][-a-z0-9]*$`) })
 	transports = map[string]bool{"tcp": true, "tls": true, "ssh": true, "libssh": true, "libssh2": true, "unix": true, "ext": true}
 )
 
@@ -214,7 +216,7 @@ func (a *Agent) loadSettings(r *ocf.Resource) (*settings, error) {
 	if s.Transport != "" && !transports[strings.ToLower(s.Transport)] {
 		bad("migration_transport=%q is not a libvirt transport (tcp, tls, ssh, libssh, libssh2, unix, ext)", s.Transport)
 	}
-	if s.User != "" && !userName.MatchString(s.User) {
+	if s.User != "" && !userName().MatchString(s.User) {
 		bad("migration_user=%q is not a user name (lower-case letters, digits and -, starting with a letter)", s.User)
 	}
 	if p.IsSet("migrateport") {
@@ -302,7 +304,7 @@ func splitNode(node, suffix string) string {
 
 // hypervisorURI matches scheme://[host][:port]/path as the reference
 // agent's rewrite does.
-var hypervisorURI = regexp.MustCompile(`^([^:]*)://[^/:]*(:?[0-9]*)/(.*)$`)
+var hypervisorURI = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([^:]*)://[^/:]*(:?[0-9]*)/(.*)$`) })
 
 // migrationURIs computes the target hypervisor URI and the migration
 // data URI for a migration to target, as the reference agent does:
@@ -315,7 +317,7 @@ func (s *settings) migrationURIs(target string) (remote, data string, err error)
 	if s.RemoteURI != "" {
 		remote = strings.ReplaceAll(s.RemoteURI, "%n", target)
 	} else {
-		m := hypervisorURI.FindStringSubmatch(s.URI)
+		m := hypervisorURI().FindStringSubmatch(s.URI)
 		if m == nil {
 			return "", "", ocf.Configured("cannot derive the migration target's URI from hypervisor=%q; set remoteuri", s.URI)
 		}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // URI is a libvirt connection URI, driver[+transport]://[user@][host][:port]/path[?query].
@@ -211,10 +212,12 @@ type libvirtConf struct {
 	aliases    map[string]string
 }
 
-var aliasName = regexp.MustCompile(`^[a-zA-Z0-9_.\-]+$`)
+// Regular expressions are compiled on first use: the binary's every
+// invocation, of any agent, would pay for them at start-up otherwise.
+var aliasName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9_.\-]+$`) })
 
 func (c libvirtConf) resolveAlias(uri string) string {
-	if aliasName.MatchString(uri) {
+	if aliasName().MatchString(uri) {
 		if v, ok := c.aliases[uri]; ok {
 			return v
 		}
@@ -256,9 +259,9 @@ func readLibvirtConf(path string) libvirtConf {
 		case "uri_default":
 			c.defaultURI = unquote(strings.TrimSpace(val))
 		case "uri_aliases":
-			for _, item := range quoted.FindAllString(val, -1) {
+			for _, item := range quoted().FindAllString(val, -1) {
 				name, target, ok := strings.Cut(unquote(item), "=")
-				if ok && aliasName.MatchString(name) {
+				if ok && aliasName().MatchString(name) {
 					c.aliases[name] = target
 				}
 			}
@@ -267,7 +270,7 @@ func readLibvirtConf(path string) libvirtConf {
 	return c
 }
 
-var quoted = regexp.MustCompile(`"[^"]*"|'[^']*'`)
+var quoted = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`"[^"]*"|'[^']*'`) })
 
 func stripComment(line string) string {
 	inQuote := byte(0)
