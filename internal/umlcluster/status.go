@@ -53,10 +53,17 @@ func ParseStatus(data []byte) (*Status, error) {
 		}
 	}
 	for _, r := range root.FindElements("./resources//resource") {
+		role := r.SelectAttrValue("role", "")
+		switch role { // the names before Pacemaker 2.1
+		case "Master":
+			role = "Promoted"
+		case "Slave":
+			role = "Unpromoted"
+		}
 		res := Resource{
 			ID:     r.SelectAttrValue("id", ""),
 			Agent:  r.SelectAttrValue("resource_agent", ""),
-			Role:   r.SelectAttrValue("role", ""),
+			Role:   role,
 			Active: r.SelectAttrValue("active", "") == "true",
 			Failed: r.SelectAttrValue("failed", "") == "true",
 		}

@@ -50,6 +50,9 @@ func main() {
 		modprobe()
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "ioprobe" {
+		os.Exit(ioprobe(os.Args[2:]))
+	}
 	log.SetFlags(log.Lmicroseconds)
 	log.SetPrefix("umlinit: ")
 	if os.Getpid() != 1 {
