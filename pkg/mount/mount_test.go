@@ -60,7 +60,7 @@ func TestRealMountHoldersAndUnmount(t *testing.T) {
 			b, _ := os.ReadFile(sleep)
 			os.WriteFile(filepath.Join(dir, "mysleep"), b, 0o755)
 
-			inside := start(t, filepath.Join(dir, "sub"), "sleep", "1000") // cwd
+			inside := start(t, filepath.Join(dir, "sub"), "sleep", "1000")   // cwd
 			elsewhere := start(t, "/", "sleep", "1000")                      // same name, outside
 			reader := start(t, "/", "tail", "-f", filepath.Join(dir, "log")) // open file
 			mapped := start(t, "/", filepath.Join(dir, "mysleep"), "1000")   // exe and mmap
