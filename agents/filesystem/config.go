@@ -39,7 +39,7 @@ type config struct {
 	blockdev   bool // the file system lives on a block device this node sees
 	runFsck    string
 	fastStop   bool
-	clones     bool // force_clones
+	clones     bool   // force_clones
 	unmount    string // force_unmount: true, safe or false
 	termSigs   []syscall.Signal
 	killSigs   []syscall.Signal
