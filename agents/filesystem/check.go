@@ -1,44 +1,48 @@
 package filesystem
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"strings"
 
 	"github.com/ocfbox/ocfbox/ocf"
-	"golang.org/x/sys/unix"
+	"github.com/ocfbox/ocfbox/pkg/mount"
 )
 
-// blockSize is what the deep checks read and write: one aligned block,
-// which direct I/O needs.
-const blockSize = 4096
+// Self is the executable the deep checks run as a child (pkg/mount's
+// CheckArg); tests that run the agent in-process point it at the built
+// binary.
+var Self = "/proc/self/exe"
 
-// bounded runs io in a goroutine and waits for it at most until ctx
-// ends: a device or file system that does not answer (a dead SAN path, a
-// frozen or hung file system) makes the check fail in time instead of
-// blocking the agent until Pacemaker kills it. The goroutine is left
-// behind; the process ends soon after.
-func bounded(ctx context.Context, what string, io func() error) error {
+// check runs one of pkg/mount's I/O checks in a child process and waits
+// for it at most until ctx ends: a device or file system that does not
+// answer (a dead SAN path, a frozen or hung file system) fails the
+// monitor in time. The I/O is never done in the agent's own process,
+// which could then not exit until the I/O ends; the child, killed at the
+// deadline, dies when it does.
+func check(ctx context.Context, r *ocf.Resource, what string, argv []string) error {
 	done := make(chan error, 1)
-	go func() { done <- io() }()
+	go func() {
+		_, err := r.Run.Run(ctx, append([]string{Self}, argv...)...)
+		done <- err
+	}()
 	select {
 	case err := <-done:
-		return err
+		var re *ocf.RunError
+		if errors.As(err, &re) && ctx.Err() == nil {
+			return ocf.Generic("%s: %s", what, strings.TrimSpace(re.Stderr))
+		}
+		if err != nil && ctx.Err() == nil {
+			return ocf.Generic("%s: %w", what, err)
+		}
+		if err == nil {
+			return nil
+		}
 	case <-ctx.Done():
-		return ocf.Generic("%s did not complete before the monitor's deadline: the file system or its device does not answer", what)
 	}
-}
-
-// alignedBlock is a page-aligned block of memory, as O_DIRECT needs.
-func alignedBlock() ([]byte, func(), error) {
-	b, err := unix.Mmap(-1, 0, blockSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_ANON|unix.MAP_PRIVATE)
-	if err != nil {
-		return nil, nil, fmt.Errorf("allocate an aligned buffer: %w", err)
-	}
-	return b, func() { unix.Munmap(b) }, nil
+	return ocf.Generic("the file system or its device does not answer: %s did not complete by the deadline: %w", what, ctx.Err())
 }
 
 // readDevice is the depth-10 check: read the device's first block with
@@ -58,22 +62,7 @@ func (a *Agent) readDevice(ctx context.Context, r *ocf.Resource, c *config, st m
 		r.Log.Warn(fmt.Sprintf("%s: the block device is not known on this node; the depth-10 check has nothing to read", c.device))
 		return nil
 	}
-	return bounded(ctx, "reading "+dev, func() error {
-		fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return ocf.Generic("read device %s: %v", dev, err)
-		}
-		defer unix.Close(fd)
-		buf, free, err := alignedBlock()
-		if err != nil {
-			return ocf.Generic("read device %s: %w", dev, err)
-		}
-		defer free()
-		if _, err := unix.Pread(fd, buf, 0); err != nil {
-			return ocf.Generic("read device %s: %v", dev, err)
-		}
-		return nil
-	})
+	return check(ctx, r, "reading "+dev, mount.ReadCheckArgv(dev))
 }
 
 // writeStatusFile is the depth-20 check: write the resource's name to a
@@ -81,51 +70,7 @@ func (a *Agent) readDevice(ctx context.Context, r *ocf.Resource, c *config, st m
 // I/O on a block device), then read it back.
 func (a *Agent) writeStatusFile(ctx context.Context, r *ocf.Resource, c *config, st mounted) error {
 	path := statusPath(c, st)
-	return bounded(ctx, "writing the status file "+path, func() error {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return ocf.Generic("create the status file's directory: %v", errors.Unwrap(err))
-		}
-		buf, free, err := alignedBlock()
-		if err != nil {
-			return ocf.Generic("write status file %s: %w", path, err)
-		}
-		defer free()
-		clear(buf)
-		copy(buf, r.Env.Instance+"\n")
-		flags := unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC | unix.O_SYNC | unix.O_CLOEXEC
-		direct := c.blockdev
-		fd, err := unix.Open(path, flags|directFlag(direct), 0o644)
-		if errors.Is(err, unix.EINVAL) && direct {
-			direct = false // the file system does not do direct I/O
-			fd, err = unix.Open(path, flags, 0o644)
-		}
-		if err != nil {
-			return ocf.Generic("write status file %s: %v", path, err)
-		}
-		_, werr := unix.Write(fd, buf)
-		if werr == nil {
-			werr = unix.Fsync(fd)
-		}
-		unix.Close(fd)
-		if werr != nil {
-			return ocf.Generic("write status file %s: %v", path, werr)
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			return ocf.Generic("read status file %s back: %v", path, errors.Unwrap(err))
-		}
-		if !bytes.HasPrefix(got, []byte(r.Env.Instance+"\n")) {
-			return ocf.Generic("status file %s reads back differently from what was written", path)
-		}
-		return nil
-	})
-}
-
-func directFlag(on bool) int {
-	if on {
-		return unix.O_DIRECT
-	}
-	return 0
+	return check(ctx, r, "writing the status file "+path, mount.WriteCheckArgv(path, r.Env.Instance+"\n", c.blockdev))
 }
 
 // statusPath is <mount point>/<statusfile_prefix><instance>[_<clone>]_<node>.
@@ -135,11 +80,11 @@ func statusPath(c *config, st mounted) string {
 }
 
 // removeStatusFile removes the depth-20 status file before unmounting,
-// as the reference does when the stop runs at that depth.
+// as the reference does when the stop runs at that depth. A hung file
+// system fails the unmount after it anyway.
 func (a *Agent) removeStatusFile(ctx context.Context, r *ocf.Resource, c *config, st mounted) {
 	path := statusPath(c, st)
-	err := bounded(ctx, "removing the status file "+path, func() error { return os.Remove(path) })
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		r.Log.Warn(fmt.Sprintf("could not remove the status file %s: %v", path, err))
 	}
 }

@@ -411,12 +411,18 @@ func (a *Agent) resolve(ctx context.Context, r *ocf.Resource, c *config) (string
 		if err != nil {
 			return "", ocf.Installed("device=%s: no %s/by-%s link and blkid is not installed: %v", c.device, a.DiskByDir, strings.ToLower(tag), err)
 		}
-		out, err := r.Run.Run(ctx, blkid, "-l", "-o", "device", "-t", tag+"="+c.key)
-		dev := strings.TrimSpace(string(out))
-		if err != nil || dev == "" {
+		// -c /dev/null: probe the devices, not a cache that may predate
+		// them. Every match is listed: a label on two devices is refused
+		// rather than one of them mounted at random.
+		out, err := r.Run.Run(ctx, blkid, "-c", "/dev/null", "-o", "device", "-t", tag+"="+c.key)
+		devs := strings.Fields(string(out))
+		switch {
+		case err != nil || len(devs) == 0:
 			return "", ocf.Installed("device=%s: no block device with %s=%s on this node", c.device, tag, c.key)
+		case len(devs) > 1:
+			return "", ocf.Installed("device=%s: several block devices have %s=%s (%s)", c.device, tag, c.key, strings.Join(devs, ", "))
 		}
-		return dev, nil
+		return devs[0], nil
 	case devicePath:
 		fi, err := os.Stat(c.device)
 		if err != nil {

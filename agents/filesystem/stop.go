@@ -130,7 +130,7 @@ func (a *Agent) unmount(ctx context.Context, r *ocf.Resource, c *config, m mount
 			why = "still held by " + a.Proc.Describe(last)
 		}
 	}
-	return ocf.Generic("could not unmount %s within the stop's time (%s): %s", m.Mountpoint, time.Since(began).Round(100*time.Millisecond), why)
+	return ocf.Generic("could not unmount %s within %s: %s: %w", m.Mountpoint, time.Since(began).Round(100*time.Millisecond), why, context.DeadlineExceeded)
 }
 
 // tryUnmount unmounts m once; fin is true when there is nothing more to

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ocfbox/ocfbox/internal/testenv"
+	"golang.org/x/sys/unix"
 )
 
 // Device is a formatted loop device.
@@ -70,6 +71,12 @@ func New(t testing.TB, o Options) *Device {
 	run(t, mkfs, append(args, img)...)
 	dev := strings.TrimSpace(run(t, "losetup", "--find", "--show", img))
 	t.Cleanup(func() { exec.Command("losetup", "-d", dev).Run() })
+	// A loop device used before may still have the previous image's
+	// blocks in its page cache: blkid would see both file systems.
+	if fd, err := unix.Open(dev, unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+		unix.IoctlSetInt(fd, unix.BLKFLSBUF, 0)
+		unix.Close(fd)
+	}
 	d := &Device{Path: dev, Image: img, FSType: o.FSType, Label: o.Label}
 	if p, err := exec.LookPath("blkid"); err == nil {
 		d.UUID = strings.TrimSpace(run(t, p, "-p", "-s", "UUID", "-o", "value", dev))
