@@ -14,6 +14,8 @@ func compiled(agent string) ([]byte, *ocf.Metadata) {
 	switch agent {
 	case "Dummy":
 		return xmlDummy, &specDummy
+	case "Filesystem":
+		return xmlFilesystem, &specFilesystem
 	case "IPaddr2":
 		return xmlIPaddr2, &specIPaddr2
 	case "Stateful":
@@ -85,6 +87,206 @@ var specDummy = ocf.Metadata{
 		{Name: "migrate_from", Timeout: 20 * time.Second, Interval: 0, Role: ""},
 		{Name: "meta-data", Timeout: 5 * time.Second, Interval: 0, Role: ""},
 		{Name: "validate-all", Timeout: 20 * time.Second, Interval: 0, Role: ""},
+	},
+}
+
+// Filesystem.xml
+var xmlFilesystem = []byte(`<?xml version="1.0"?>
+<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">
+<resource-agent name="Filesystem" version="1.1">
+<version>1.0</version>
+<longdesc lang="en">
+A mounted file system: a block device (by path, LABEL=, UUID=, -L or -U),
+a bind mount, a network file system or a tmpfs, mounted on a directory that
+is created when missing. Cluster file systems (ocfs2, gfs2) and network
+file systems can run as clones; local ones (ext4, xfs, …) cannot unless
+force_clones is set. ocfbox's drop-in for ocf:heartbeat:Filesystem.
+
+The monitor of depth 0 (also the probe) reads the kernel's mount table and
+checks that this device, not another, is mounted on the directory; it runs
+no program. Deeper checks, with OCF_CHECK_LEVEL:
+10: read the first block of the device with direct I/O (nothing to do for
+file systems without a block device, such as NFS or bind mounts);
+20: write a status file on the file system, synchronously, and read it back.
+The status file must be writable by root, which an NFS export with
+root_squash does not allow: use depth 10 there, or grant write access to
+the directory of the status file.
+Both checks give up and report a failure at the operation's deadline when
+the device or the file system does not answer.
+
+Stop unmounts file systems mounted below the directory first, then the
+directory. Processes that keep a mount busy are found through /proc (open
+files, working and root directories, executables and memory maps of that
+mount), signalled with term_signals and then kill_signals, and nothing
+else is touched.
+</longdesc>
+<shortdesc lang="en">Manages filesystem mounts</shortdesc>
+
+<parameters>
+<parameter name="device" required="1">
+<longdesc lang="en">
+What to mount: a block device (/dev/sdb1, /dev/disk/by-uuid/…), LABEL=name,
+UUID=uuid, the mount options -L name, -U uuid, --label=name or --uuid=uuid,
+an NFS or CIFS specification, the directory to bind (with options "bind"),
+or any name for a tmpfs.
+NOTE: On Linux /dev/disk/by-{uuid,label}/ are preferred to -U/-L.
+</longdesc>
+<shortdesc lang="en">block device</shortdesc>
+<content type="string" default="" />
+</parameter>
+
+<parameter name="directory" required="1">
+<longdesc lang="en">
+The mount point for the filesystem. It is created when missing; it must be
+an absolute path other than /.
+</longdesc>
+<shortdesc lang="en">mount point</shortdesc>
+<content type="string" default="" />
+</parameter>
+
+<parameter name="fstype" required="1">
+<longdesc lang="en">
+The type of filesystem to be mounted (ext4, xfs, ocfs2, nfs, tmpfs, …;
+"none" for a bind mount).
+</longdesc>
+<shortdesc lang="en">filesystem type</shortdesc>
+<content type="string" default="" />
+</parameter>
+
+<parameter name="options">
+<longdesc lang="en">
+Any extra options to be given as -o options to mount.
+For bind mounts, add "bind" here and set fstype to "none".
+Options such as "bind,ro" are applied with the remount they need.
+</longdesc>
+<shortdesc lang="en">options</shortdesc>
+<content type="string" default="" />
+</parameter>
+
+<parameter name="statusfile_prefix">
+<longdesc lang="en">
+The prefix to be used for a status file for resource monitoring
+with depth 20. If you don't specify this parameter, all status
+files will be created in a separate directory.
+</longdesc>
+<shortdesc lang="en">status file prefix</shortdesc>
+<content type="string" default=".Filesystem_status/" />
+</parameter>
+
+<parameter name="run_fsck">
+<longdesc lang="en">
+Specify how to decide whether to run fsck or not.
+"auto"  : decide to run fsck depending on the fstype(default)
+"force" : always run fsck regardless of the fstype
+"no"    : do not run fsck ever.
+</longdesc>
+<shortdesc lang="en">run_fsck</shortdesc>
+<content type="string" default="auto" />
+</parameter>
+
+<parameter name="fast_stop">
+<longdesc lang="en">
+Normally, we expect no users of the filesystem and the stop
+operation to finish quickly. If you cannot control the filesystem
+users easily and want to prevent the stop action from failing,
+then set this parameter to "no" and add an appropriate timeout
+for the stop operation. With "yes", each mount gets 6 seconds.
+This defaults to "no" for GFS2 filesystems.
+</longdesc>
+<shortdesc lang="en">fast stop</shortdesc>
+<content type="boolean" default="no" />
+</parameter>
+
+<parameter name="force_clones">
+<longdesc lang="en">
+The use of a clone setup for local filesystems is forbidden
+by default. For special setups like glusterfs, cloning a mount
+of a local device with a filesystem like ext4 or xfs independently
+on several nodes is a valid use case.
+Only set this to "true" if you know what you are doing!
+</longdesc>
+<shortdesc lang="en">allow running as a clone, regardless of filesystem type</shortdesc>
+<content type="boolean" default="false" />
+</parameter>
+
+<parameter name="force_unmount">
+<longdesc lang="en">
+This option allows specifying how to handle processes that are
+currently accessing the mount directory.
+"true"  : Kill processes accessing mount point
+"safe"  : Kill processes accessing mount point using methods that
+          avoid functions that could potentially block during process
+          detection
+"false" : Do not kill any processes.
+ocfbox finds the processes of "true" and "safe" the same way: through
+/proc, without fuser and without touching the file system, so that a
+hung NFS server cannot block it, and only processes that use this mount.
+</longdesc>
+<shortdesc lang="en">Kill processes before unmount</shortdesc>
+<content type="string" default="true" />
+</parameter>
+
+<parameter name="term_signals">
+<longdesc lang="en">
+Signals (names or numbers, separated by commas or spaces) sent to the
+processes that keep the mount busy during the first half of the stop.
+</longdesc>
+<shortdesc lang="en">signals for a graceful stop of the users</shortdesc>
+<content type="string" default="TERM" />
+</parameter>
+
+<parameter name="kill_signals">
+<longdesc lang="en">
+Signals sent to the processes that still keep the mount busy during the
+second half of the stop.
+</longdesc>
+<shortdesc lang="en">signals for a forced stop of the users</shortdesc>
+<content type="string" default="KILL" />
+</parameter>
+
+<parameter name="signal_delay">
+<longdesc lang="en">
+Seconds to wait after signalling the users before the next unmount attempt.
+</longdesc>
+<shortdesc lang="en">seconds between signalling and unmounting</shortdesc>
+<content type="integer" default="1" />
+</parameter>
+</parameters>
+
+<actions>
+<action name="start"        timeout="60s" />
+<action name="stop"         timeout="60s" />
+<action name="monitor"      timeout="40s" interval="20s" depth="0" />
+<action name="status"       timeout="40s" />
+<action name="validate-all" timeout="5s" />
+<action name="meta-data"    timeout="5s" />
+</actions>
+</resource-agent>
+`)
+
+var specFilesystem = ocf.Metadata{
+	Name: "Filesystem", Version: "1.0", ShortDesc: "Manages filesystem mounts",
+	Parameters: []ocf.ParamSpec{
+		{Name: "device", Type: "string", Default: "", Required: true, Unique: false},
+		{Name: "directory", Type: "string", Default: "", Required: true, Unique: false},
+		{Name: "fstype", Type: "string", Default: "", Required: true, Unique: false},
+		{Name: "options", Type: "string", Default: "", Required: false, Unique: false},
+		{Name: "statusfile_prefix", Type: "string", Default: ".Filesystem_status/", Required: false, Unique: false},
+		{Name: "run_fsck", Type: "string", Default: "auto", Required: false, Unique: false},
+		{Name: "fast_stop", Type: "boolean", Default: "no", Required: false, Unique: false},
+		{Name: "force_clones", Type: "boolean", Default: "false", Required: false, Unique: false},
+		{Name: "force_unmount", Type: "string", Default: "true", Required: false, Unique: false},
+		{Name: "term_signals", Type: "string", Default: "TERM", Required: false, Unique: false},
+		{Name: "kill_signals", Type: "string", Default: "KILL", Required: false, Unique: false},
+		{Name: "signal_delay", Type: "integer", Default: "1", Required: false, Unique: false},
+	},
+	Actions: []ocf.ActionSpec{
+		{Name: "start", Timeout: 60 * time.Second, Interval: 0, Role: ""},
+		{Name: "stop", Timeout: 60 * time.Second, Interval: 0, Role: ""},
+		{Name: "monitor", Timeout: 40 * time.Second, Interval: 20 * time.Second, Role: ""},
+		{Name: "status", Timeout: 40 * time.Second, Interval: 0, Role: ""},
+		{Name: "validate-all", Timeout: 5 * time.Second, Interval: 0, Role: ""},
+		{Name: "meta-data", Timeout: 5 * time.Second, Interval: 0, Role: ""},
 	},
 }
 

@@ -424,6 +424,9 @@ func (a *Agent) resolve(ctx context.Context, r *ocf.Resource, c *config) (string
 		}
 		return devs[0], nil
 	case devicePath:
+		if !c.blockdev && !c.opts.Bind && !c.opts.HasUserspace("loop") {
+			return c.device, nil // //server/share, a name for a tmpfs that looks like a path
+		}
 		fi, err := os.Stat(c.device)
 		if err != nil {
 			return "", ocf.Installed("device=%s does not exist on this node", c.device)

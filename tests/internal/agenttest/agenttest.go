@@ -102,6 +102,24 @@ func RunCommand(cmd *exec.Cmd) (Output, error) {
 type Sandbox struct {
 	Dir   string
 	Netns *netnstest.Namespace // nil runs in the test's own namespace
+	// MountNS runs every command in a mount namespace of its own with
+	// private propagation (unshare), so that what an agent mounts is never
+	// seen by the host and vanishes with the command.
+	MountNS bool
+}
+
+// NewRowSandbox is NewSandbox for a row's agent: with a network namespace
+// when the row asks for one, and commands in a private mount namespace
+// when it mounts.
+func NewRowSandbox(t testing.TB, row Row) *Sandbox {
+	t.Helper()
+	sb := NewSandbox(t, row.Netns)
+	if row.MountNS {
+		testenv.RequireRoot(t)
+		testenv.RequireTool(t, "unshare")
+		sb.MountNS = true
+	}
+	return sb
 }
 
 // NewSandbox creates a sandbox, with a fresh network namespace (only
@@ -167,6 +185,9 @@ func (sb *Sandbox) Environ(extra ...string) []string {
 func (sb *Sandbox) Command(ctx context.Context, argv ...string) *exec.Cmd {
 	if sb.Netns != nil {
 		argv = append([]string{"ip", "netns", "exec", sb.Netns.Name}, argv...)
+	}
+	if sb.MountNS {
+		argv = append([]string{"unshare", "--mount", "--propagation", "private"}, argv...)
 	}
 	return Command(ctx, argv...)
 }
