@@ -4,6 +4,7 @@ package agents
 
 import (
 	"github.com/ocfbox/ocfbox/agents/apache"
+	"github.com/ocfbox/ocfbox/agents/drbd"
 	"github.com/ocfbox/ocfbox/agents/dummy"
 	"github.com/ocfbox/ocfbox/agents/filesystem"
 	"github.com/ocfbox/ocfbox/agents/ipaddr2"
@@ -21,6 +22,7 @@ var All = []ocf.Definition{
 	apache.Definition,
 	virtualdomain.Definition,
 	filesystem.Definition,
+	drbd.Definition,
 }
 
 // Lookup finds an agent by the name Pacemaker runs it under, with its
