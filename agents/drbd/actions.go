@@ -135,7 +135,7 @@ func (a Agent) Monitor(ctx context.Context, r *ocf.Resource) (ocf.Status, error)
 	}
 	st, err := status(ctx, t)
 	if err != nil {
-		return ocf.ErrGeneric, err
+		return ocf.StatusOf(err), err
 	}
 	s, rerr := report(c, st)
 	switch {

@@ -315,6 +315,9 @@ func status(ctx context.Context, t drbd.Tool) (*drbd.State, error) {
 	if errors.Is(err, drbd.ErrNoModule) {
 		return &drbd.State{Name: t.Resource}, nil
 	}
+	if errors.Is(err, exec.ErrNotFound) {
+		return nil, ocf.Installed("drbd_resource=%s: drbd-utils not installed: %v", t.Resource, err)
+	}
 	if err != nil {
 		return nil, ocf.Generic("drbd_resource=%s: %v", t.Resource, err)
 	}

@@ -170,12 +170,22 @@ func (sb *Sandbox) Expand(s string) string {
 // Environ is the environment every program run in the sandbox starts
 // from: a fixed PATH, the C locale, the state directories pointing into
 // the sandbox, logging to stderr as under crm_resource, then extra.
+// A PATH in extra replaces the fixed one (a row's fake tools come first).
 func (sb *Sandbox) Environ(extra ...string) []string {
-	return append([]string{
-		Path, "LC_ALL=C",
+	path := Path
+	for _, kv := range extra {
+		if strings.HasPrefix(kv, "PATH=") {
+			path = ""
+		}
+	}
+	env := []string{"LC_ALL=C",
 		"HA_RSCTMP=" + sb.RscTmp(), "HA_VARRUN=" + sb.VarRun(),
 		"HA_logfacility=none", "HA_debug=0",
-	}, extra...)
+	}
+	if path != "" {
+		env = append([]string{path}, env...)
+	}
+	return append(env, extra...)
 }
 
 // Command is the package's Command run inside the sandbox's network

@@ -116,6 +116,17 @@ var Rows = []Row{
 			return map[string]string{"device": "ocfbox-conformance", "fstype": "tmpfs", "directory": sb.Path("mnt")}
 		},
 	},
+	{
+		Agent:     "drbd",
+		Reference: "/usr/lib/ocf/resource.d/linbit/drbd",
+		// This host has no DRBD kernel module: fake drbd-utils replay
+		// states recorded from a real DRBD 8.4.11 kernel (drbdEnv).
+		ReferenceOCFTesterNote: "without /proc/drbd (no DRBD module on this host) it cannot start",
+		Params: func(sb *Sandbox) map[string]string {
+			return map[string]string{"drbd_resource": "r0", "drbdconf": sb.Path("drbd.conf")}
+		},
+		Env: drbdEnv,
+	},
 }
 
 // LookupRow finds an agent's row.
