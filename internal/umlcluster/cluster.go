@@ -48,6 +48,11 @@ type Config struct {
 	Properties map[string]string
 	// RscDefaults are resource defaults (rsc_defaults meta attributes).
 	RscDefaults map[string]string
+	// OpDefaults are operation defaults (op_defaults meta attributes),
+	// such as timeout: a probe without an interval-0 monitor op uses it
+	// (Pacemaker's default is 20s, short for shell agents in a UML node on
+	// a loaded machine).
+	OpDefaults map[string]string
 	// Resources and Constraints are XML elements of the seeded CIB's
 	// <resources> and <constraints> (see Primitive, Clone, Group …).
 	Resources, Constraints []string

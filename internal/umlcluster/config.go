@@ -64,8 +64,12 @@ func (c *Cluster) writeConfig(ctx context.Context) error {
 		}
 	}
 
+	// udpu rather than knet: knet's threads and buffers cost a UML node
+	// about twice the memory (and mlockall-faulted, tens of seconds at
+	// start on a loaded host); the agents under test do not see the
+	// difference, DLM has its own connections.
 	var b strings.Builder
-	fmt.Fprintf(&b, "totem {\n\tversion: 2\n\tcluster_name: %s\n\ttransport: knet\n\tcrypto_cipher: none\n\tcrypto_hash: none\n\ttoken: %d\n}\n",
+	fmt.Fprintf(&b, "totem {\n\tversion: 2\n\tcluster_name: %s\n\ttransport: udpu\n\tcrypto_cipher: none\n\tcrypto_hash: none\n\ttoken: %d\n}\n",
 		ClusterName, c.cfg.Token.Milliseconds())
 	b.WriteString("nodelist {\n")
 	for i := 1; i <= c.cfg.Nodes; i++ {
@@ -140,6 +144,15 @@ func (c *Cluster) writeCIB(ctx context.Context) error {
 		m := rd.CreateElement("meta_attributes")
 		m.CreateAttr("id", "rsc-options")
 		addNVPairs(m, "rsc-options", c.cfg.RscDefaults)
+	}
+	if len(c.cfg.OpDefaults) > 0 {
+		od := conf.SelectElement("op_defaults")
+		if od == nil {
+			od = conf.CreateElement("op_defaults")
+		}
+		m := od.CreateElement("meta_attributes")
+		m.CreateAttr("id", "op-options")
+		addNVPairs(m, "op-options", c.cfg.OpDefaults)
 	}
 	doc.Indent(1)
 	if err := doc.WriteToFile(c.cibSeed()); err != nil {

@@ -8,9 +8,11 @@ import (
 
 // DRBD configures one DRBD 8.4 resource between two nodes, on their
 // private disks (/dev/ubda, internal metadata). The harness writes its
-// configuration to Cluster.DRBDConf() (the drbd agent's drbdconf) and, for
-// the kernel's helpers that run plain drbdadm, to /etc/drbd.d in each node
-// (a tmpfs); at a node's first boot it creates the metadata.
+// configuration to /etc/drbd.d in each node (a tmpfs), so the host's
+// /etc/drbd.conf, which includes it, is the resource's configuration
+// inside the nodes: the agents' default drbdconf and the kernel's helpers
+// (plain drbdadm) find it. Cluster.DRBDConf() is the same as one file on
+// the host. At a node's first boot the harness creates the metadata.
 type DRBD struct {
 	Resource string // default r0
 	Minor    int    // /dev/drbd<Minor>; default 0

@@ -257,6 +257,38 @@ func (n *Node) do(ctx context.Context, req *wire.Request) (*wire.Response, error
 	return &resp, nil
 }
 
+// Cmd is a command for Exec.
+type Cmd struct {
+	Argv  []string // no shell; the program is looked up in PATH
+	Env   []string // added to the init's PATH, HOME and LANG
+	Stdin []byte   // empty: /dev/null-like
+	Dir   string   // default /
+}
+
+// Result is what a command did inside the node.
+type Result struct {
+	Stdout, Stderr []byte
+	Exit           int    // -1 when a signal ended it
+	Signal         string // that signal
+	// Start and End are the node's clock (the host's) around the
+	// process's life, without the connection's round trip.
+	Start, End time.Time
+}
+
+// Exec runs a command inside the node. err is set only when the command
+// could not run or ctx ended first (the command's process group is then
+// killed); a failing command is a Result with its exit status.
+func (n *Node) Exec(ctx context.Context, cmd Cmd) (*Result, error) {
+	if !n.IsUp() {
+		return nil, fmt.Errorf("umlcluster: %s is down: cannot run %s", n.Name, strings.Join(cmd.Argv, " "))
+	}
+	resp, err := n.do(ctx, &wire.Request{Op: wire.OpExec, Argv: cmd.Argv, Env: cmd.Env, Stdin: cmd.Stdin, Dir: cmd.Dir})
+	if err != nil {
+		return nil, fmt.Errorf("umlcluster: %s: %s: %w", n.Name, strings.Join(cmd.Argv, " "), err)
+	}
+	return &Result{Stdout: resp.Stdout, Stderr: resp.Stderr, Exit: resp.Exit, Signal: resp.Signal, Start: resp.Start, End: resp.End}, nil
+}
+
 // Run runs argv inside the node (no shell; PATH is searched; stdin is
 // empty) and returns its standard output, standard error and exit status
 // (-1 if a signal ended it). err is set only when the command could not
@@ -268,14 +300,11 @@ func (n *Node) Run(ctx context.Context, argv ...string) (stdout, stderr []byte, 
 // RunEnv is Run with environment variables added to the init's
 // (PATH, HOME, LANG) and standard input.
 func (n *Node) RunEnv(ctx context.Context, env []string, stdin []byte, argv ...string) (stdout, stderr []byte, exit int, err error) {
-	if !n.IsUp() {
-		return nil, nil, -1, fmt.Errorf("umlcluster: %s is down: cannot run %s", n.Name, strings.Join(argv, " "))
-	}
-	resp, err := n.do(ctx, &wire.Request{Op: wire.OpExec, Argv: argv, Env: env, Stdin: stdin})
+	r, err := n.Exec(ctx, Cmd{Argv: argv, Env: env, Stdin: stdin})
 	if err != nil {
-		return nil, nil, -1, fmt.Errorf("umlcluster: %s: %s: %w", n.Name, strings.Join(argv, " "), err)
+		return nil, nil, -1, err
 	}
-	return resp.Stdout, resp.Stderr, resp.Exit, nil
+	return r.Stdout, r.Stderr, r.Exit, nil
 }
 
 // Output runs argv inside the node and returns its standard output; a

@@ -85,7 +85,8 @@ func ParseStatus(data []byte) (*Status, error) {
 func (s *Status) IsOnline(node string) bool { return slices.Contains(s.Online, node) }
 
 // RunningOn lists the nodes where resource id (a primitive, also inside
-// a group or clone) is active in any role.
+// a group or clone) is active in any role, also while it is starting or
+// stopping (InRole(id, "Started") for a settled one).
 func (s *Status) RunningOn(id string) []string {
 	var nodes []string
 	for _, r := range s.Resources {

@@ -7,17 +7,26 @@
 // # A cluster
 //
 //	c := umlcluster.New(t, umlcluster.Config{
-//		Nodes:       2,                       // 1 to 9; names uml1, uml2, …
-//		Resources:   []string{primitiveXML},  // seeded CIB: <resources> children
-//		Constraints: []string{orderXML},      // and <constraints> children
+//		Nodes: 2, // 1 to 9; names uml1, uml2, …
+//		Resources: []string{umlcluster.Clone("ms", meta,
+//			umlcluster.Primitive("p_drbd", "ocf:ocfbox:drbd", params, ops...))},
+//		Constraints: []string{umlcluster.Order("o", "ms", "promote", "p_fs", "start")},
 //		Properties:  map[string]string{"no-quorum-policy": "ignore"},
+//		OpDefaults:  map[string]string{"timeout": "90s"},
 //		DRBD:        &umlcluster.DRBD{Primary: 1, FSType: "ext4"}, // r0 on uml1+uml2, /dev/drbd0
-//		SharedDisk:  img,                     // host file, /dev/ubdb on every node
+//		SharedDisk:  img, // host file (FormatOCFS2), /dev/ubdb on every node
 //	})
-//	err := c.WaitOnline(ctx)                  // every node online in crm_mon
+//	err := c.WaitOnline(ctx)                 // every node online in crm_mon
+//	s, err := c.WaitFor(ctx, "what", cond)   // crm_mon's view (Status) until cond(s) == nil
 //	out, stderr, exit, err := c.Node(1).Run(ctx, "drbdadm", "role", "r0")
-//	at, err := c.PowerCut(1)                  // host clock of the SIGKILL
-//	err = c.Reboot(ctx, 1)                    // boots it again into the cluster
+//	res, err := c.Node(1).Exec(ctx, umlcluster.Cmd{Argv: argv, Env: env, Stdin: in}) // + in-node times
+//	at, _, err := c.Node(2).WaitFile(ctx, "/proc/drbd", "ro:Primary/", 0) // watched inside the node
+//	killed, err := c.PowerCut(1)             // host clock of the SIGKILL
+//	err = c.Reboot(ctx, 1)                   // boots it again into the cluster
+//	events := c.FenceEvents()                // what Pacemaker asked the lab to fence
+//
+// tests/uml has the DRBD and OCFS2 scenarios built on this, parameterised
+// by agent names, for the reference agents and ocfbox's alike.
 //
 // New skips the test (or fails it under OCFBOX_REQUIRE_ALL=1) when not
 // root or user-mode-linux is missing, waits until every node's init
@@ -48,7 +57,7 @@
 // program are the host's. Everything a node writes is on tmpfs mounted by
 // its init: /run, /tmp, /dev/shm, /var/log, /var/tmp, /var/lib/pacemaker,
 // /var/lib/corosync, /var/lib/heartbeat, /var/lib/drbd, /etc/corosync,
-// /etc/drbd.d, /etc/ocfs2 (TestNothingWrittenToHost checks it). The
+// /etc/drbd.d, /etc/ocfs2 (TestLab checks the host afterwards). The
 // harness's directory is mounted again (hostfs) at its own path, so the
 // node sees Config.Dir (logs, drbd.conf) even though /tmp is private.
 // Disks are files: a private one per node (/dev/ubda, Config.DiskMB,

@@ -477,7 +477,7 @@ func TestScenariosGiveTheExpectedStatusOnBothSides(t *testing.T) {
 }
 
 func newSide(t *testing.T, row agenttest.Row, name, path string) *side {
-	sb := agenttest.NewRowSandbox(t, row)
+	sb := agenttest.NewSandbox(t, row.Netns)
 	return &side{
 		name:     name,
 		path:     path,
