@@ -12,11 +12,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 GO      ?= go
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-# urfave_cli_no_docs leaves out urfave/cli's man page and markdown
-# generator, whose package init (blackfriday's) every agent invocation
-# would otherwise pay for: 2-3 ms of a Dummy monitor's 9-18 ms, measured
-# alternately on the 2-CPU machine of the first benchmark. Exported as
-# GOFLAGS, so go vet, go test and the binaries tests build use it too.
+# Build tags for every build, exported as GOFLAGS, so go vet, go test and
+# the binaries tests build use them too. urfave_cli_no_docs is left from
+# the CLI's former library (cli.go is on the standard flag package now)
+# and has no effect; it stays so existing GOFLAGS=-tags=... lines work.
 BUILD_TAGS ?= urfave_cli_no_docs
 export GOFLAGS ?= -tags=$(BUILD_TAGS)
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -12,12 +13,19 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"github.com/urfave/cli/v2"
+	"text/tabwriter"
+	"time"
 
 	"github.com/ocfbox/ocfbox/agents"
 	"github.com/ocfbox/ocfbox/ocf"
 )
+
+// The CLI is written on the standard library's flag package. It was on
+// urfave/cli, whose help templates (text/template) made the linker keep
+// every exported method of every type in the binary: 2.5 MB more binary
+// and 1.4 MiB more resident memory in every agent invocation, which has no
+// use for the CLI. The commands, flags, messages and help text are the
+// same.
 
 // exitUsage is the CLI's exit code for its own usage errors (sysexits'
 // EX_USAGE): outside the OCF range, so `ocfbox run` can exit with the
@@ -36,51 +44,84 @@ type statusExit struct{ status ocf.Status }
 
 func (e statusExit) Error() string { return e.status.String() }
 
+// option is a command's flag, as parsed and as its help shows it.
+type option struct {
+	name, alias string
+	value       func() flag.Value // a new value holding the default
+	placeholder string            // "value", or a placeholder of the usage's; "" for a switch
+	usage       string
+	shown       string // the default the help shows; "" for none
+	repeated    bool
+}
+
+func (o option) takesValue() bool { return o.placeholder != "" }
+
+// helpNames is the option's left column in the help.
+func (o option) helpNames() string {
+	names := "--" + o.name
+	if o.takesValue() {
+		names += " " + o.placeholder
+	}
+	if o.alias != "" {
+		names += ", -" + o.alias
+		if o.takesValue() {
+			names += " " + o.placeholder
+		}
+	}
+	if o.repeated {
+		names += " [ " + names + " ]"
+	}
+	return names
+}
+
+func (o option) helpUsage() string {
+	if o.shown == "" {
+		return o.usage
+	}
+	return o.usage + " (default: " + o.shown + ")"
+}
+
+var helpOption = option{name: "help", alias: "h", usage: "show help"}
+
+// command is one of ocfbox's commands.
+type command struct {
+	name, usage, argsUsage, description string
+	options                             []option
+	action                              func(c *invocation) error
+}
+
+// invocation is a command's parsed command line.
+type invocation struct {
+	cmd    *command
+	args   []string
+	values map[string]flag.Value
+	set    map[string]bool
+}
+
+func (c *invocation) String(name string) string { return c.values[name].(*stringValue).s }
+func (c *invocation) StringSlice(name string) []string {
+	return c.values[name].(*listValue).items
+}
+func (c *invocation) Bool(name string) bool              { return c.values[name].(*boolValue).b }
+func (c *invocation) Int(name string) int                { return c.values[name].(*intValue).n }
+func (c *invocation) Duration(name string) time.Duration { return c.values[name].(*durationValue).d }
+func (c *invocation) IsSet(name string) bool             { return c.set[name] }
+
+// cli is ocfbox as a command-line tool; its streams and environment are
+// the process's, or a test's.
+type cli struct {
+	environ        []string
+	stdout, stderr io.Writer
+	commands       []*command
+}
+
 // runCLI is ocfbox run by its own name: a command-line tool for people.
 // It returns the exit code: 0, the agent's status for `run`, exitUsage
 // for a mistake on the command line, 1 for any other failure.
 func runCLI(args, environ []string, stdout, stderr io.Writer) int {
-	var unknownCommand string
-	app := &cli.App{
-		Name:                 "ocfbox",
-		Usage:                "Pacemaker OCF resource agents in one binary",
-		Version:              version,
-		Writer:               stdout,
-		ErrWriter:            stderr,
-		EnableBashCompletion: false,
-		// A parameter value may hold commas (migrate_options, a CSV of
-		// options); --param is repeated instead.
-		DisableSliceFlagSeparator: true,
-		ExitErrHandler:            func(*cli.Context, error) {}, // exit codes are decided below
-		OnUsageError:              onUsageError,
-		// Called for `ocfbox bogus` and `ocfbox help bogus`.
-		CommandNotFound: func(_ *cli.Context, name string) { unknownCommand = name },
-		Commands: []*cli.Command{
-			listCommand(stdout),
-			metadataCommand(environ, stdout, stderr),
-			runCommand(environ, stdout, stderr),
-			installCommand(stdout),
-			{
-				Name:  "version",
-				Usage: "print the version",
-				Action: func(c *cli.Context) error {
-					if err := wantArgs(c, 0); err != nil {
-						return err
-					}
-					fmt.Fprintf(stdout, "ocfbox version %s\n", version)
-					return nil
-				},
-			},
-		},
-	}
-	for _, cmd := range app.Commands {
-		cmd.OnUsageError = onUsageError
-		cmd.HideHelpCommand = true // `ocfbox run help` is not a request for help
-	}
-	err := app.Run(flagsFirst(app, args))
-	if unknownCommand != "" && err == nil {
-		err = usagef("unknown command %q (ocfbox help lists them)", unknownCommand)
-	}
+	c := &cli{environ: environ, stdout: stdout, stderr: stderr}
+	c.commands = []*command{c.listCommand(), c.metadataCommand(), c.runCommand(), c.installCommand(), c.versionCommand()}
+	err := c.run(args[1:])
 	var se statusExit
 	var ue usageError
 	switch {
@@ -96,47 +137,107 @@ func runCLI(args, environ []string, stdout, stderr io.Writer) int {
 	return 1
 }
 
-// onUsageError turns urfave/cli's flag errors into usage errors, instead
-// of its default of printing the help text to stdout and exiting 1.
-func onUsageError(c *cli.Context, err error, _ bool) error {
-	name := "ocfbox"
-	if c.Command != nil && c.Command.Name != "" {
-		name += " " + c.Command.Name
-	}
-	return usagef("%v (see %s --help)", err, name)
-}
-
-// flagsFirst moves a command's flags ahead of its arguments. urfave/cli
-// v2 stops reading flags at the first argument, so `ocfbox run Dummy
-// start -p state=/x` would lose the parameter and `ocfbox run Dummy start
-// --help` would start the resource instead of showing help. Everything
-// after "--" stays an argument.
-func flagsFirst(app *cli.App, args []string) []string {
-	if len(args) < 3 {
-		return args
-	}
-	cmd := app.Command(args[1])
-	if cmd == nil {
-		return args
-	}
-	takesValue := map[string]bool{}
-	for _, f := range cmd.Flags {
-		_, isBool := f.(*cli.BoolFlag)
-		for _, name := range f.Names() {
-			takesValue[name] = !isBool
+func (c *cli) lookup(name string) *command {
+	for _, cmd := range c.commands {
+		if cmd.name == name {
+			return cmd
 		}
 	}
-	var flags, rest []string
-	for i := 2; i < len(args); i++ {
+	return nil
+}
+
+func (c *cli) run(args []string) error {
+	global := flag.NewFlagSet("ocfbox", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	global.Usage = func() {}
+	var help, showVersion bool
+	global.BoolVar(&help, "help", false, "")
+	global.BoolVar(&help, "h", false, "")
+	global.BoolVar(&showVersion, "version", false, "")
+	global.BoolVar(&showVersion, "v", false, "")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return c.appHelp()
+		}
+		return usagef("%v (see ocfbox --help)", err)
+	}
+	args = global.Args()
+	switch {
+	case help && len(args) > 0:
+		return c.help(args[0])
+	case help:
+		return c.appHelp()
+	case showVersion:
+		fmt.Fprintf(c.stdout, "ocfbox version %s\n", version)
+		return nil
+	case len(args) == 0:
+		return c.appHelp()
+	case args[0] == "help" || args[0] == "h":
+		if len(args) > 1 {
+			return c.help(args[1])
+		}
+		return c.appHelp()
+	}
+	cmd := c.lookup(args[0])
+	if cmd == nil {
+		return usagef("unknown command %q (ocfbox help lists them)", args[0])
+	}
+	return c.runCommandLine(cmd, args[1:])
+}
+
+// runCommandLine parses a command's flags, wherever they are on the line
+// (before "--"), and runs it; -h or --help anywhere shows its help.
+func (c *cli) runCommandLine(cmd *command, args []string) error {
+	flags, rest, help := flagsFirst(cmd, args)
+	if help {
+		return c.commandHelp(cmd)
+	}
+	fs := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	inv := &invocation{cmd: cmd, values: map[string]flag.Value{}, set: map[string]bool{}}
+	for _, o := range cmd.options {
+		v := o.value()
+		inv.values[o.name] = v
+		fs.Var(v, o.name, o.usage)
+		if o.alias != "" {
+			fs.Var(v, o.alias, o.usage)
+		}
+	}
+	if err := fs.Parse(append(flags, rest...)); err != nil {
+		return usagef("%v (see ocfbox %s --help)", err, cmd.name)
+	}
+	fs.Visit(func(f *flag.Flag) {
+		for _, o := range cmd.options {
+			if f.Name == o.name || f.Name == o.alias {
+				inv.set[o.name] = true
+			}
+		}
+	})
+	inv.args = fs.Args()
+	return cmd.action(inv)
+}
+
+// flagsFirst moves a command's flags ahead of its arguments, so that
+// `ocfbox run Dummy start -p state=/x` takes the parameter, and tells
+// whether -h or --help is among them. Everything after "--" stays an
+// argument.
+func flagsFirst(cmd *command, args []string) (flags, rest []string, help bool) {
+	takesValue := map[string]bool{}
+	for _, o := range cmd.options {
+		takesValue[o.name] = o.takesValue()
+		if o.alias != "" {
+			takesValue[o.alias] = o.takesValue()
+		}
+	}
+	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		switch {
 		case arg == "--":
 			rest = append(rest, args[i+1:]...)
 			i = len(args)
 		case arg == "-h" || arg == "--help":
-			// urfave/cli's help would take the arguments for
-			// subcommands to describe: show the command's own help.
-			return []string{args[0], args[1], "--help"}
+			return nil, nil, true
 		case len(arg) > 1 && arg[0] == '-':
 			flags = append(flags, arg)
 			name := strings.TrimLeft(arg, "-")
@@ -148,36 +249,173 @@ func flagsFirst(app *cli.App, args []string) []string {
 			rest = append(rest, arg)
 		}
 	}
-	out := append([]string{args[0], args[1]}, flags...)
-	return append(append(out, "--"), rest...)
+	return flags, append([]string{"--"}, rest...), false
 }
 
-// wantArgs checks the number of positional arguments of a command.
-func wantArgs(c *cli.Context, n int) error {
-	if c.NArg() > n {
-		return usagef("%s: unexpected argument %q", c.Command.Name, c.Args().Get(n))
+// The flags' values. A value that does not parse is reported by the flag
+// package as `invalid value "soon" for flag -timeout: parse error`.
+var errParse = errors.New("parse error")
+
+type stringValue struct{ s string }
+
+func (v *stringValue) String() string     { return v.s }
+func (v *stringValue) Set(s string) error { v.s = s; return nil }
+
+type listValue struct{ items []string }
+
+func (v *listValue) String() string     { return strings.Join(v.items, ",") }
+func (v *listValue) Set(s string) error { v.items = append(v.items, s); return nil }
+
+type boolValue struct{ b bool }
+
+func (v *boolValue) String() string   { return strconv.FormatBool(v.b) }
+func (v *boolValue) IsBoolFlag() bool { return true }
+func (v *boolValue) Set(s string) (err error) {
+	if v.b, err = strconv.ParseBool(s); err != nil {
+		return errParse
 	}
 	return nil
 }
 
-func lookupAgent(c *cli.Context) (ocf.Definition, error) {
-	name := c.Args().First()
+type intValue struct{ n int }
+
+func (v *intValue) String() string { return strconv.Itoa(v.n) }
+func (v *intValue) Set(s string) error {
+	n, err := strconv.ParseInt(s, 0, strconv.IntSize)
+	if err != nil {
+		return errParse
+	}
+	v.n = int(n)
+	return nil
+}
+
+type durationValue struct{ d time.Duration }
+
+func (v *durationValue) String() string { return v.d.String() }
+func (v *durationValue) Set(s string) (err error) {
+	if v.d, err = time.ParseDuration(s); err != nil {
+		return errParse
+	}
+	return nil
+}
+
+func text(def string) func() flag.Value { return func() flag.Value { return &stringValue{s: def} } }
+func list() flag.Value                  { return &listValue{} }
+func boolean() flag.Value               { return &boolValue{} }
+func integer() flag.Value               { return &intValue{} }
+func duration() flag.Value              { return &durationValue{} }
+
+// wantArgs checks the number of positional arguments of a command.
+func (c *invocation) wantArgs(n int) error {
+	if len(c.args) > n {
+		return usagef("%s: unexpected argument %q", c.cmd.name, c.args[n])
+	}
+	return nil
+}
+
+func (c *invocation) arg(i int) string {
+	if i < len(c.args) {
+		return c.args[i]
+	}
+	return ""
+}
+
+func (c *invocation) lookupAgent() (ocf.Definition, error) {
+	name := c.arg(0)
 	if name == "" {
-		return ocf.Definition{}, usagef("%s: which agent? (ocfbox list shows them)", c.Command.Name)
+		return ocf.Definition{}, usagef("%s: which agent? (ocfbox list shows them)", c.cmd.name)
 	}
 	def, ok := agents.Lookup(name)
 	if !ok {
-		return ocf.Definition{}, usagef("%s: no agent named %q (ocfbox list shows them)", c.Command.Name, name)
+		return ocf.Definition{}, usagef("%s: no agent named %q (ocfbox list shows them)", c.cmd.name, name)
 	}
 	return def, nil
 }
 
-func listCommand(stdout io.Writer) *cli.Command {
-	return &cli.Command{
-		Name:  "list",
-		Usage: "list the agents, one per line: NAME<TAB>description",
-		Action: func(c *cli.Context) error {
-			if err := wantArgs(c, 0); err != nil {
+// appHelp prints the help of ocfbox itself.
+func (c *cli) appHelp() error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "NAME:\n   ocfbox - Pacemaker OCF resource agents in one binary\n\n")
+	fmt.Fprintf(&b, "USAGE:\n   ocfbox [global options] command [command options]\n\n")
+	fmt.Fprintf(&b, "VERSION:\n   %s\n\n", version)
+	b.WriteString("COMMANDS:\n")
+	var rows [][2]string
+	for _, cmd := range c.commands {
+		rows = append(rows, [2]string{cmd.name, cmd.usage})
+	}
+	rows = append(rows, [2]string{"help, h", "Shows a list of commands or help for one command"})
+	table(&b, rows)
+	b.WriteString("\nGLOBAL OPTIONS:\n")
+	table(&b, [][2]string{{"--help, -h", "show help"}, {"--version, -v", "print the version"}})
+	_, err := io.WriteString(c.stdout, b.String())
+	return err
+}
+
+// help is `ocfbox help NAME`.
+func (c *cli) help(name string) error {
+	if name == "help" || name == "h" {
+		_, err := io.WriteString(c.stdout, "NAME:\n    help - Shows a list of commands or help for one command\n\n"+
+			"USAGE:\n    help [command options] [command]\n\nOPTIONS:\n   --help, -h  show help\n")
+		return err
+	}
+	cmd := c.lookup(name)
+	if cmd == nil {
+		return usagef("unknown command %q (ocfbox help lists them)", name)
+	}
+	return c.commandHelp(cmd)
+}
+
+func (c *cli) commandHelp(cmd *command) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "NAME:\n   ocfbox %s - %s\n\n", cmd.name, cmd.usage)
+	usage := "ocfbox " + cmd.name + " [command options]"
+	if cmd.argsUsage != "" {
+		usage += " " + cmd.argsUsage
+	}
+	fmt.Fprintf(&b, "USAGE:\n   %s\n\n", usage)
+	if cmd.description != "" {
+		fmt.Fprintf(&b, "DESCRIPTION:\n   %s\n\n", strings.ReplaceAll(cmd.description, "\n", "\n   "))
+	}
+	b.WriteString("OPTIONS:\n")
+	var rows [][2]string
+	for _, o := range append(slices.Clone(cmd.options), helpOption) {
+		rows = append(rows, [2]string{o.helpNames(), o.helpUsage()})
+	}
+	table(&b, rows)
+	_, err := io.WriteString(c.stdout, b.String())
+	return err
+}
+
+// table writes two indented columns, as the help shows commands and
+// options.
+func table(w io.Writer, rows [][2]string) {
+	tw := tabwriter.NewWriter(w, 1, 8, 2, ' ', 0)
+	for _, r := range rows {
+		fmt.Fprintf(tw, "   %s\t%s\n", r[0], r[1])
+	}
+	tw.Flush()
+}
+
+func (c *cli) versionCommand() *command {
+	return &command{
+		name:  "version",
+		usage: "print the version",
+		action: func(inv *invocation) error {
+			if err := inv.wantArgs(0); err != nil {
+				return err
+			}
+			fmt.Fprintf(c.stdout, "ocfbox version %s\n", version)
+			return nil
+		},
+	}
+}
+
+func (c *cli) listCommand() *command {
+	return &command{
+		name:  "list",
+		usage: "list the agents, one per line: NAME<TAB>description",
+		action: func(inv *invocation) error {
+			if err := inv.wantArgs(0); err != nil {
 				return err
 			}
 			for _, def := range agents.All {
@@ -185,27 +423,27 @@ func listCommand(stdout io.Writer) *cli.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(stdout, "%s\t%s\n", def.Name, md.ShortDesc)
+				fmt.Fprintf(c.stdout, "%s\t%s\n", def.Name, md.ShortDesc)
 			}
 			return nil
 		},
 	}
 }
 
-func metadataCommand(environ []string, stdout, stderr io.Writer) *cli.Command {
-	return &cli.Command{
-		Name:      "meta-data",
-		Usage:     "print an agent's meta-data XML",
-		ArgsUsage: "AGENT",
-		Action: func(c *cli.Context) error {
-			def, err := lookupAgent(c)
+func (c *cli) metadataCommand() *command {
+	return &command{
+		name:      "meta-data",
+		usage:     "print an agent's meta-data XML",
+		argsUsage: "AGENT",
+		action: func(inv *invocation) error {
+			def, err := inv.lookupAgent()
 			if err != nil {
 				return err
 			}
-			if err := wantArgs(c, 1); err != nil {
+			if err := inv.wantArgs(1); err != nil {
 				return err
 			}
-			status := ocf.Main(def, ocf.Invocation{Args: []string{def.Name, "meta-data"}, Environ: environ, Stdout: stdout, Stderr: stderr})
+			status := ocf.Main(def, ocf.Invocation{Args: []string{def.Name, "meta-data"}, Environ: c.environ, Stdout: c.stdout, Stderr: c.stderr})
 			if status != ocf.Success {
 				return statusExit{status}
 			}
@@ -218,38 +456,38 @@ func metadataCommand(environ []string, stdout, stderr io.Writer) *cli.Command {
 // they belong to the OCF environment itself.
 var environmentParams = []string{"crm_feature_set", "trace_ra", "trace_file"}
 
-func runCommand(environ []string, stdout, stderr io.Writer) *cli.Command {
-	return &cli.Command{
-		Name:  "run",
-		Usage: "run one action of an agent, parameters as flags instead of OCF_RESKEY_*",
-		Description: "Runs the action as Pacemaker would and prints its status, with the exit reason if any;\n" +
+func (c *cli) runCommand() *command {
+	return &command{
+		name:  "run",
+		usage: "run one action of an agent, parameters as flags instead of OCF_RESKEY_*",
+		description: "Runs the action as Pacemaker would and prints its status, with the exit reason if any;\n" +
 			"the exit code is the agent's. Meta attributes go in as --param CRM_meta_NAME=VALUE.",
-		ArgsUsage: "AGENT ACTION",
-		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "param", Aliases: []string{"p"}, Usage: "parameter as `NAME=VALUE` (repeatable)"},
-			&cli.StringFlag{Name: "instance", Usage: "resource id (OCF_RESOURCE_INSTANCE)", Value: "ocfbox-run"},
-			&cli.DurationFlag{Name: "timeout", Usage: "action timeout (CRM_meta_timeout)", DefaultText: "the agent's advised timeout"},
-			&cli.IntFlag{Name: "check-level", Usage: "OCF_CHECK_LEVEL for monitor and validate-all"},
-			&cli.DurationFlag{Name: "interval", Usage: "monitor interval (0 makes monitor a probe)"},
+		argsUsage: "AGENT ACTION",
+		options: []option{
+			{name: "param", alias: "p", value: list, placeholder: "NAME=VALUE", usage: "parameter as NAME=VALUE (repeatable)", repeated: true},
+			{name: "instance", value: text("ocfbox-run"), placeholder: "value", usage: "resource id (OCF_RESOURCE_INSTANCE)", shown: `"ocfbox-run"`},
+			{name: "timeout", value: duration, placeholder: "value", usage: "action timeout (CRM_meta_timeout)", shown: "the agent's advised timeout"},
+			{name: "check-level", value: integer, placeholder: "value", usage: "OCF_CHECK_LEVEL for monitor and validate-all", shown: "0"},
+			{name: "interval", value: duration, placeholder: "value", usage: "monitor interval (0 makes monitor a probe)", shown: "0s"},
 		},
-		Action: func(c *cli.Context) error {
-			def, err := lookupAgent(c)
+		action: func(inv *invocation) error {
+			def, err := inv.lookupAgent()
 			if err != nil {
 				return err
 			}
-			action := c.Args().Get(1)
+			action := inv.arg(1)
 			if action == "" {
 				return usagef("run: which action? (e.g. ocfbox run %s monitor)", def.Name)
 			}
-			if c.NArg() > 2 {
-				return usagef("run: unexpected argument %q after the action (parameters go in --param NAME=VALUE)", c.Args().Get(2))
+			if len(inv.args) > 2 {
+				return usagef("run: unexpected argument %q after the action (parameters go in --param NAME=VALUE)", inv.args[2])
 			}
-			env, err := runEnviron(environ, def, c)
+			env, err := runEnviron(c.environ, def, inv)
 			if err != nil {
 				return err
 			}
-			reasons := reasonCatcher{w: stderr}
-			status := ocf.Main(def, ocf.Invocation{Args: []string{def.Name, action}, Environ: env, Stdout: stdout, Stderr: &reasons})
+			reasons := reasonCatcher{w: c.stderr}
+			status := ocf.Main(def, ocf.Invocation{Args: []string{def.Name, action}, Environ: env, Stdout: c.stdout, Stderr: &reasons})
 			reasons.flush()
 			switch action {
 			case "meta-data", "usage", "help":
@@ -259,7 +497,7 @@ func runCommand(environ []string, stdout, stderr io.Writer) *cli.Command {
 				if reasons.last != "" {
 					line += ": " + reasons.last
 				}
-				fmt.Fprintln(stdout, line)
+				fmt.Fprintln(c.stdout, line)
 			}
 			return statusExit{status}
 		},
@@ -269,7 +507,7 @@ func runCommand(environ []string, stdout, stderr io.Writer) *cli.Command {
 // runEnviron builds the OCF environment Pacemaker would give the agent:
 // the caller's environment without its OCF variables, then the
 // command line's.
-func runEnviron(environ []string, def ocf.Definition, c *cli.Context) ([]string, error) {
+func runEnviron(environ []string, def ocf.Definition, c *invocation) ([]string, error) {
 	instance := c.String("instance")
 	if instance == "" {
 		return nil, usagef("run: --instance must not be empty")
@@ -288,16 +526,16 @@ func runEnviron(environ []string, def ocf.Definition, c *cli.Context) ([]string,
 		"OCF_CHECK_LEVEL="+strconv.Itoa(c.Int("check-level")),
 	)
 	if c.IsSet("timeout") {
-		t := c.Duration("timeout")
-		if t <= 0 {
-			return nil, usagef("run: --timeout %s is not a positive duration", t)
+		timeout := c.Duration("timeout")
+		if timeout <= 0 {
+			return nil, usagef("run: --timeout %s is not a positive duration", timeout)
 		}
-		env = append(env, "OCF_RESKEY_CRM_meta_timeout="+strconv.FormatInt(t.Milliseconds(), 10))
+		env = append(env, "OCF_RESKEY_CRM_meta_timeout="+strconv.FormatInt(timeout.Milliseconds(), 10))
 	}
-	if iv := c.Duration("interval"); iv < 0 {
-		return nil, usagef("run: --interval %s is negative", iv)
-	} else if iv > 0 {
-		env = append(env, "OCF_RESKEY_CRM_meta_interval="+strconv.FormatInt(iv.Milliseconds(), 10))
+	if interval := c.Duration("interval"); interval < 0 {
+		return nil, usagef("run: --interval %s is negative", interval)
+	} else if interval > 0 {
+		env = append(env, "OCF_RESKEY_CRM_meta_interval="+strconv.FormatInt(interval.Milliseconds(), 10))
 	}
 	md, err := def.ParsedMetadata()
 	if err != nil {
@@ -360,30 +598,30 @@ func (r *reasonCatcher) flush() {
 	}
 }
 
-func installCommand(stdout io.Writer) *cli.Command {
-	return &cli.Command{
-		Name:  "install",
-		Usage: "create (or with --uninstall remove) the agent symlinks under ROOT/usr/lib/ocf/resource.d/PROVIDER/",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: "/", Usage: "install below this directory (a package's DESTDIR)"},
-			&cli.StringFlag{Name: "provider", Value: "ocfbox", Usage: "OCF provider name"},
-			&cli.StringFlag{Name: "target", Usage: "absolute path the links point to, as seen on the installed system", DefaultText: "this binary"},
-			&cli.BoolFlag{Name: "uninstall", Usage: "remove the links instead"},
+func (c *cli) installCommand() *command {
+	return &command{
+		name:  "install",
+		usage: "create (or with --uninstall remove) the agent symlinks under ROOT/usr/lib/ocf/resource.d/PROVIDER/",
+		options: []option{
+			{name: "root", value: text("/"), placeholder: "value", usage: "install below this directory (a package's DESTDIR)", shown: `"/"`},
+			{name: "provider", value: text("ocfbox"), placeholder: "value", usage: "OCF provider name", shown: `"ocfbox"`},
+			{name: "target", value: text(""), placeholder: "value", usage: "absolute path the links point to, as seen on the installed system", shown: "this binary"},
+			{name: "uninstall", value: boolean, usage: "remove the links instead", shown: "false"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := wantArgs(c, 0); err != nil {
+		action: func(inv *invocation) error {
+			if err := inv.wantArgs(0); err != nil {
 				return err
 			}
-			root := c.String("root")
+			root := inv.String("root")
 			if root == "" {
 				return usagef("install: --root must not be empty")
 			}
-			provider := c.String("provider")
+			provider := inv.String("provider")
 			if provider == "" || strings.ContainsAny(provider, "/") || strings.HasPrefix(provider, ".") {
 				return usagef("install: --provider %q is not a provider name", provider)
 			}
-			target := c.String("target")
-			if !c.IsSet("target") {
+			target := inv.String("target")
+			if !inv.IsSet("target") {
 				exe, err := os.Executable()
 				if err != nil {
 					return fmt.Errorf("install: find this binary: %w", err)
@@ -393,10 +631,10 @@ func installCommand(stdout io.Writer) *cli.Command {
 				return usagef("install: --target %q is not an absolute path; a relative link would resolve from the provider directory", target)
 			}
 			dir := filepath.Join(root, "usr/lib/ocf/resource.d", provider)
-			if c.Bool("uninstall") {
-				return uninstallLinks(dir, target, stdout)
+			if inv.Bool("uninstall") {
+				return uninstallLinks(dir, target, c.stdout)
 			}
-			return installLinks(dir, target, stdout)
+			return installLinks(dir, target, c.stdout)
 		},
 	}
 }

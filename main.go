@@ -13,6 +13,7 @@ import (
 
 	"github.com/ocfbox/ocfbox/agents"
 	"github.com/ocfbox/ocfbox/ocf"
+	"github.com/ocfbox/ocfbox/pkg/mount"
 	"github.com/ocfbox/ocfbox/pkg/netif"
 )
 
@@ -23,6 +24,10 @@ func main() {
 	// IPaddr2 re-runs this executable, detached, to send announcements in
 	// the background (arp_bg).
 	if code, ok := netif.RunAnnouncer(os.Args); ok {
+		os.Exit(code)
+	}
+	// Filesystem's deep monitors do their I/O in a child (pkg/mount).
+	if code, ok := mount.RunCheck(os.Args, os.Stderr); ok {
 		os.Exit(code)
 	}
 	os.Exit(run(os.Args, os.Environ(), os.Stdout, os.Stderr))

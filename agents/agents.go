@@ -4,7 +4,9 @@ package agents
 
 import (
 	"github.com/ocfbox/ocfbox/agents/apache"
+	"github.com/ocfbox/ocfbox/agents/drbd"
 	"github.com/ocfbox/ocfbox/agents/dummy"
+	"github.com/ocfbox/ocfbox/agents/filesystem"
 	"github.com/ocfbox/ocfbox/agents/ipaddr2"
 	"github.com/ocfbox/ocfbox/agents/stateful"
 	"github.com/ocfbox/ocfbox/agents/virtualdomain"
@@ -19,6 +21,8 @@ var All = []ocf.Definition{
 	ipaddr2.Definition,
 	apache.Definition,
 	virtualdomain.Definition,
+	filesystem.Definition,
+	drbd.Definition,
 }
 
 // Lookup finds an agent by the name Pacemaker runs it under, with its

@@ -14,6 +14,8 @@ func compiled(agent string) ([]byte, *ocf.Metadata) {
 	switch agent {
 	case "Dummy":
 		return xmlDummy, &specDummy
+	case "Filesystem":
+		return xmlFilesystem, &specFilesystem
 	case "IPaddr2":
 		return xmlIPaddr2, &specIPaddr2
 	case "Stateful":
@@ -22,6 +24,8 @@ func compiled(agent string) ([]byte, *ocf.Metadata) {
 		return xmlVirtualDomain, &specVirtualDomain
 	case "apache":
 		return xmlapache, &specapache
+	case "drbd":
+		return xmldrbd, &specdrbd
 	}
 	return nil, nil
 }
@@ -85,6 +89,206 @@ var specDummy = ocf.Metadata{
 		{Name: "migrate_from", Timeout: 20 * time.Second, Interval: 0, Role: ""},
 		{Name: "meta-data", Timeout: 5 * time.Second, Interval: 0, Role: ""},
 		{Name: "validate-all", Timeout: 20 * time.Second, Interval: 0, Role: ""},
+	},
+}
+
+// Filesystem.xml
+var xmlFilesystem = []byte(`<?xml version="1.0"?>
+<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">
+<resource-agent name="Filesystem" version="1.1">
+<version>1.0</version>
+<longdesc lang="en">
+A mounted file system: a block device (by path, LABEL=, UUID=, -L or -U),
+a bind mount, a network file system or a tmpfs, mounted on a directory that
+is created when missing. Cluster file systems (ocfs2, gfs2) and network
+file systems can run as clones; local ones (ext4, xfs, …) cannot unless
+force_clones is set. ocfbox's drop-in for ocf:heartbeat:Filesystem.
+
+The monitor of depth 0 (also the probe) reads the kernel's mount table and
+checks that this device, not another, is mounted on the directory; it runs
+no program. Deeper checks, with OCF_CHECK_LEVEL:
+10: read the first block of the device with direct I/O (nothing to do for
+file systems without a block device, such as NFS or bind mounts);
+20: write a status file on the file system, synchronously, and read it back.
+The status file must be writable by root, which an NFS export with
+root_squash does not allow: use depth 10 there, or grant write access to
+the directory of the status file.
+Both checks give up and report a failure at the operation's deadline when
+the device or the file system does not answer.
+
+Stop unmounts file systems mounted below the directory first, then the
+directory. Processes that keep a mount busy are found through /proc (open
+files, working and root directories, executables and memory maps of that
+mount), signalled with term_signals and then kill_signals, and nothing
+else is touched.
+</longdesc>
+<shortdesc lang="en">Manages filesystem mounts</shortdesc>
+
+<parameters>
+<parameter name="device" required="1">
+<longdesc lang="en">
+What to mount: a block device (/dev/sdb1, /dev/disk/by-uuid/…), LABEL=name,
+UUID=uuid, the mount options -L name, -U uuid, --label=name or --uuid=uuid,
+an NFS or CIFS specification, the directory to bind (with options "bind"),
+or any name for a tmpfs.
+NOTE: On Linux /dev/disk/by-{uuid,label}/ are preferred to -U/-L.
+</longdesc>
+<shortdesc lang="en">block device</shortdesc>
+<content type="string" default="" />
+</parameter>
+
+<parameter name="directory" required="1">
+<longdesc lang="en">
+The mount point for the filesystem. It is created when missing; it must be
+an absolute path other than /.
+</longdesc>
+<shortdesc lang="en">mount point</shortdesc>
+<content type="string" default="" />
+</parameter>
+
+<parameter name="fstype" required="1">
+<longdesc lang="en">
+The type of filesystem to be mounted (ext4, xfs, ocfs2, nfs, tmpfs, …;
+"none" for a bind mount).
+</longdesc>
+<shortdesc lang="en">filesystem type</shortdesc>
+<content type="string" default="" />
+</parameter>
+
+<parameter name="options">
+<longdesc lang="en">
+Any extra options to be given as -o options to mount.
+For bind mounts, add "bind" here and set fstype to "none".
+Options such as "bind,ro" are applied with the remount they need.
+</longdesc>
+<shortdesc lang="en">options</shortdesc>
+<content type="string" default="" />
+</parameter>
+
+<parameter name="statusfile_prefix">
+<longdesc lang="en">
+The prefix to be used for a status file for resource monitoring
+with depth 20. If you don't specify this parameter, all status
+files will be created in a separate directory.
+</longdesc>
+<shortdesc lang="en">status file prefix</shortdesc>
+<content type="string" default=".Filesystem_status/" />
+</parameter>
+
+<parameter name="run_fsck">
+<longdesc lang="en">
+Specify how to decide whether to run fsck or not.
+"auto"  : decide to run fsck depending on the fstype(default)
+"force" : always run fsck regardless of the fstype
+"no"    : do not run fsck ever.
+</longdesc>
+<shortdesc lang="en">run_fsck</shortdesc>
+<content type="string" default="auto" />
+</parameter>
+
+<parameter name="fast_stop">
+<longdesc lang="en">
+Normally, we expect no users of the filesystem and the stop
+operation to finish quickly. If you cannot control the filesystem
+users easily and want to prevent the stop action from failing,
+then set this parameter to "no" and add an appropriate timeout
+for the stop operation. With "yes", each mount gets 6 seconds.
+This defaults to "no" for GFS2 filesystems.
+</longdesc>
+<shortdesc lang="en">fast stop</shortdesc>
+<content type="boolean" default="no" />
+</parameter>
+
+<parameter name="force_clones">
+<longdesc lang="en">
+The use of a clone setup for local filesystems is forbidden
+by default. For special setups like glusterfs, cloning a mount
+of a local device with a filesystem like ext4 or xfs independently
+on several nodes is a valid use case.
+Only set this to "true" if you know what you are doing!
+</longdesc>
+<shortdesc lang="en">allow running as a clone, regardless of filesystem type</shortdesc>
+<content type="boolean" default="false" />
+</parameter>
+
+<parameter name="force_unmount">
+<longdesc lang="en">
+This option allows specifying how to handle processes that are
+currently accessing the mount directory.
+"true"  : Kill processes accessing mount point
+"safe"  : Kill processes accessing mount point using methods that
+          avoid functions that could potentially block during process
+          detection
+"false" : Do not kill any processes.
+ocfbox finds the processes of "true" and "safe" the same way: through
+/proc, without fuser and without touching the file system, so that a
+hung NFS server cannot block it, and only processes that use this mount.
+</longdesc>
+<shortdesc lang="en">Kill processes before unmount</shortdesc>
+<content type="string" default="true" />
+</parameter>
+
+<parameter name="term_signals">
+<longdesc lang="en">
+Signals (names or numbers, separated by commas or spaces) sent to the
+processes that keep the mount busy during the first half of the stop.
+</longdesc>
+<shortdesc lang="en">signals for a graceful stop of the users</shortdesc>
+<content type="string" default="TERM" />
+</parameter>
+
+<parameter name="kill_signals">
+<longdesc lang="en">
+Signals sent to the processes that still keep the mount busy during the
+second half of the stop.
+</longdesc>
+<shortdesc lang="en">signals for a forced stop of the users</shortdesc>
+<content type="string" default="KILL" />
+</parameter>
+
+<parameter name="signal_delay">
+<longdesc lang="en">
+Seconds to wait after signalling the users before the next unmount attempt.
+</longdesc>
+<shortdesc lang="en">seconds between signalling and unmounting</shortdesc>
+<content type="integer" default="1" />
+</parameter>
+</parameters>
+
+<actions>
+<action name="start"        timeout="60s" />
+<action name="stop"         timeout="60s" />
+<action name="monitor"      timeout="40s" interval="20s" depth="0" />
+<action name="status"       timeout="40s" />
+<action name="validate-all" timeout="5s" />
+<action name="meta-data"    timeout="5s" />
+</actions>
+</resource-agent>
+`)
+
+var specFilesystem = ocf.Metadata{
+	Name: "Filesystem", Version: "1.0", ShortDesc: "Manages filesystem mounts",
+	Parameters: []ocf.ParamSpec{
+		{Name: "device", Type: "string", Default: "", Required: true, Unique: false},
+		{Name: "directory", Type: "string", Default: "", Required: true, Unique: false},
+		{Name: "fstype", Type: "string", Default: "", Required: true, Unique: false},
+		{Name: "options", Type: "string", Default: "", Required: false, Unique: false},
+		{Name: "statusfile_prefix", Type: "string", Default: ".Filesystem_status/", Required: false, Unique: false},
+		{Name: "run_fsck", Type: "string", Default: "auto", Required: false, Unique: false},
+		{Name: "fast_stop", Type: "boolean", Default: "no", Required: false, Unique: false},
+		{Name: "force_clones", Type: "boolean", Default: "false", Required: false, Unique: false},
+		{Name: "force_unmount", Type: "string", Default: "true", Required: false, Unique: false},
+		{Name: "term_signals", Type: "string", Default: "TERM", Required: false, Unique: false},
+		{Name: "kill_signals", Type: "string", Default: "KILL", Required: false, Unique: false},
+		{Name: "signal_delay", Type: "integer", Default: "1", Required: false, Unique: false},
+	},
+	Actions: []ocf.ActionSpec{
+		{Name: "start", Timeout: 60 * time.Second, Interval: 0, Role: ""},
+		{Name: "stop", Timeout: 60 * time.Second, Interval: 0, Role: ""},
+		{Name: "monitor", Timeout: 40 * time.Second, Interval: 20 * time.Second, Role: ""},
+		{Name: "status", Timeout: 40 * time.Second, Interval: 0, Role: ""},
+		{Name: "validate-all", Timeout: 5 * time.Second, Interval: 0, Role: ""},
+		{Name: "meta-data", Timeout: 5 * time.Second, Interval: 0, Role: ""},
 	},
 }
 
@@ -1014,5 +1218,207 @@ var specapache = ocf.Metadata{
 		{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Role: ""},
 		{Name: "meta-data", Timeout: 5 * time.Second, Interval: 0, Role: ""},
 		{Name: "validate-all", Timeout: 5 * time.Second, Interval: 0, Role: ""},
+	},
+}
+
+// drbd.xml
+var xmldrbd = []byte(`<?xml version="1.0"?>
+<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">
+<resource-agent name="drbd" version="ocfbox 1.0">
+<version>1.0</version>
+<longdesc lang="en">
+Runs one DRBD resource as a promotable clone: start brings it up as
+Secondary (drbdadm adjust), promote makes it Primary, demote Secondary, stop
+takes it down (demoting a Primary first). Every monitor reads the whole state
+with one drbdsetup events2 run and sets this node's promotion score from the
+local disk states, the peers' disk states and, on DRBD 9, quorum, so that
+Pacemaker promotes where the best data is.
+
+Guard against diverging data: either DRBD 9 quorum (quorum majority;
+on-no-quorum io-error) or resource-level fencing (fencing resource-only or
+resource-and-stonith with the crm-fence-peer handlers, plus STONITH in the
+cluster), not both. The clone needs notify=true, clone-node-max=1 and
+promoted-node-max=1. ocfbox's drop-in for ocf:linbit:drbd.
+</longdesc>
+<shortdesc lang="en">DRBD resource as a promotable clone</shortdesc>
+
+<parameters>
+<parameter name="drbd_resource" unique="1" required="1">
+<longdesc lang="en">
+Name of the DRBD resource in the DRBD configuration.
+</longdesc>
+<shortdesc lang="en">DRBD resource name</shortdesc>
+<content type="string"/>
+</parameter>
+
+<parameter name="drbdconf">
+<longdesc lang="en">
+DRBD configuration file that drbdadm reads (drbdadm -c). Only the characters
+-%+./0-9:=@A-Z_a-z are accepted.
+</longdesc>
+<shortdesc lang="en">DRBD configuration file</shortdesc>
+<content type="string" default="/etc/drbd.conf"/>
+</parameter>
+
+<parameter name="adjust_master_score">
+<longdesc lang="en">
+Four non-decreasing whole numbers: the promotion scores for
+(1) local data only Consistent, not known to be current;
+(2) local data not usable, but a peer has UpToDate data for every volume;
+(3) local data UpToDate, Secondary, and some peer's disk state unknown;
+(4) local data UpToDate and either Primary or every peer's disk state known.
+A score of 0 means "do not promote here". An intentional diskless client
+gets (3)-1 or (4)-1 when it reaches UpToDate data on its peers. A value
+that is not four non-decreasing numbers is logged and the default used.
+</longdesc>
+<shortdesc lang="en">Promotion scores by data quality</shortdesc>
+<content type="string" default="0 10 1000 10000"/>
+</parameter>
+
+<parameter name="stop_outdates_secondary">
+<longdesc lang="en">
+When true, a Secondary that stops, or that is told in a post-notification that
+another node is Primary while it cannot reach that node, marks its own data
+Outdated (drbdadm outdate) and drops its promotion score, so it cannot be
+promoted with old data later. Off by default because old Pacemaker versions
+passed unreliable notification lists; a fence-peer handler is the better tool.
+</longdesc>
+<shortdesc lang="en">Outdate a Secondary that stops while a peer is Primary</shortdesc>
+<content type="boolean" default="false"/>
+</parameter>
+
+<parameter name="ignore_missing_notifications">
+<longdesc lang="en">
+The agent relies on clone notifications and refuses to run without notify=true.
+Set this to true to run without them anyway.
+</longdesc>
+<shortdesc lang="en">Run without clone notifications</shortdesc>
+<content type="boolean" default="false"/>
+</parameter>
+
+<parameter name="wfc_timeout">
+<longdesc lang="en">
+Seconds start waits for the connections to the peers after bringing the
+resource up. Start succeeds after this time even when a peer is not
+reachable. 0 does not wait.
+</longdesc>
+<shortdesc lang="en">Seconds to wait for peers on start</shortdesc>
+<content type="integer" default="5"/>
+</parameter>
+
+<parameter name="remove_master_score_if_peer_primary">
+<longdesc lang="en">
+true: a Secondary connected to a Primary peer with UpToDate data keeps no
+promotion score. "unexpected": the same, but only when Pacemaker does not know
+that peer as promoted (crm_resource --locate) and promoted-max is 1, that is
+for a Primary made outside the cluster. false: scores ignore the peer's role.
+</longdesc>
+<shortdesc lang="en">No promotion score while a peer is Primary</shortdesc>
+<content type="string" default="false"/>
+</parameter>
+
+<parameter name="fail_promote_early_if_peer_primary">
+<longdesc lang="en">
+When the first attempt to become Primary fails and a peer that Pacemaker does
+not know as promoted is Primary, fail the promote at once (and drop the
+promotion score) instead of retrying until the operation times out.
+</longdesc>
+<shortdesc lang="en">Fail promote at once if a peer is Primary</shortdesc>
+<content type="boolean" default="false"/>
+</parameter>
+
+<parameter name="unfence_if_all_uptodate">
+<longdesc lang="en">
+When this node is Primary and every local and peer disk is UpToDate, run
+drbdadm unfence-peer, which runs the configured unfence-peer handler and
+removes a fencing constraint that was left behind.
+</longdesc>
+<shortdesc lang="en">Remove stale fencing constraints</shortdesc>
+<content type="boolean" default="false"/>
+</parameter>
+
+<parameter name="unfence_extra_args">
+<longdesc lang="en">
+Extra arguments for the unfence-peer handler (crm-fence-peer.9.sh reads them
+from OCF_RESKEY_unfence_extra_args) when unfence_if_all_uptodate runs it.
+</longdesc>
+<shortdesc lang="en">Arguments for the unfence-peer handler</shortdesc>
+<content type="string" default="--quiet --flock-required --flock-timeout 0 --unfence-only-if-owner-match"/>
+</parameter>
+
+<parameter name="require_drbd_module_version_ge">
+<longdesc lang="en">
+Fail (not installed) unless the loaded DRBD kernel module is at least this
+version, x.y.z; empty skips the check. Catches a kernel update that brought
+back an older in-tree module.
+</longdesc>
+<shortdesc lang="en">Lowest DRBD module version</shortdesc>
+<content type="string" default="8.0.0"/>
+</parameter>
+
+<parameter name="require_drbd_module_version_lt">
+<longdesc lang="en">
+Fail (not installed) unless the loaded DRBD kernel module is older than this
+version, x.y.z; empty skips the check.
+</longdesc>
+<shortdesc lang="en">DRBD module version limit (exclusive)</shortdesc>
+<content type="string" default="10.0.0"/>
+</parameter>
+
+<parameter name="connect_only_after_promote">
+<longdesc lang="en">
+Keep the resource disconnected until it is promoted: start attaches the disk
+without connecting, promote then connects (drbdadm adjust). For stacked
+resources without fencing on the lower layer. A failover then starts a new data
+generation.
+</longdesc>
+<shortdesc lang="en">Connect only after promotion</shortdesc>
+<content type="boolean" default="false"/>
+</parameter>
+</parameters>
+
+<actions>
+<action name="start"        timeout="240s" />
+<action name="reload"       timeout="30s" />
+<action name="promote"      timeout="90s" />
+<action name="demote"       timeout="90s" />
+<action name="notify"       timeout="90s" />
+<action name="stop"         timeout="100s" />
+<action name="monitor"      timeout="20s" interval="20s" role="Unpromoted" />
+<action name="monitor"      timeout="20s" interval="10s" role="Promoted" />
+<action name="meta-data"    timeout="5s" />
+<action name="validate-all" timeout="20s" />
+</actions>
+</resource-agent>
+`)
+
+var specdrbd = ocf.Metadata{
+	Name: "drbd", Version: "1.0", ShortDesc: "DRBD resource as a promotable clone",
+	Parameters: []ocf.ParamSpec{
+		{Name: "drbd_resource", Type: "string", Default: "", Required: true, Unique: true},
+		{Name: "drbdconf", Type: "string", Default: "/etc/drbd.conf", Required: false, Unique: false},
+		{Name: "adjust_master_score", Type: "string", Default: "0 10 1000 10000", Required: false, Unique: false},
+		{Name: "stop_outdates_secondary", Type: "boolean", Default: "false", Required: false, Unique: false},
+		{Name: "ignore_missing_notifications", Type: "boolean", Default: "false", Required: false, Unique: false},
+		{Name: "wfc_timeout", Type: "integer", Default: "5", Required: false, Unique: false},
+		{Name: "remove_master_score_if_peer_primary", Type: "string", Default: "false", Required: false, Unique: false},
+		{Name: "fail_promote_early_if_peer_primary", Type: "boolean", Default: "false", Required: false, Unique: false},
+		{Name: "unfence_if_all_uptodate", Type: "boolean", Default: "false", Required: false, Unique: false},
+		{Name: "unfence_extra_args", Type: "string", Default: "--quiet --flock-required --flock-timeout 0 --unfence-only-if-owner-match", Required: false, Unique: false},
+		{Name: "require_drbd_module_version_ge", Type: "string", Default: "8.0.0", Required: false, Unique: false},
+		{Name: "require_drbd_module_version_lt", Type: "string", Default: "10.0.0", Required: false, Unique: false},
+		{Name: "connect_only_after_promote", Type: "boolean", Default: "false", Required: false, Unique: false},
+	},
+	Actions: []ocf.ActionSpec{
+		{Name: "start", Timeout: 240 * time.Second, Interval: 0, Role: ""},
+		{Name: "reload", Timeout: 30 * time.Second, Interval: 0, Role: ""},
+		{Name: "promote", Timeout: 90 * time.Second, Interval: 0, Role: ""},
+		{Name: "demote", Timeout: 90 * time.Second, Interval: 0, Role: ""},
+		{Name: "notify", Timeout: 90 * time.Second, Interval: 0, Role: ""},
+		{Name: "stop", Timeout: 100 * time.Second, Interval: 0, Role: ""},
+		{Name: "monitor", Timeout: 20 * time.Second, Interval: 20 * time.Second, Role: "Unpromoted"},
+		{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Role: "Promoted"},
+		{Name: "meta-data", Timeout: 5 * time.Second, Interval: 0, Role: ""},
+		{Name: "validate-all", Timeout: 20 * time.Second, Interval: 0, Role: ""},
 	},
 }

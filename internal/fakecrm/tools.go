@@ -113,7 +113,7 @@ func parsePromotionArgs(args []string) (promotionArgs, error) {
 			p.op = "delete"
 		case a == "-G" || a == "--query":
 			p.op = "query"
-		case a == "-q" || a == "--quiet":
+		case a == "-q" || a == "--quiet" || a == "-Q": // -Q: the hidden old spelling ocf:linbit:drbd passes to crm_master
 			p.quiet = true
 		default:
 			err = fmt.Errorf("this stand-in does not implement %s", a)

@@ -153,7 +153,11 @@ func (s *State) Summarize() Summary {
 		case DiskDiskless, DiskFailed, DiskInconsistent, DiskOutdated, DiskDetaching:
 			sum.DiskAllConsistent = false
 		case DiskAttaching, DiskNegotiating:
+			// drbd.ocf's events2 reading leaves "all UpToDate" as it
+			// was for a disk in transition; scores follow it.
 			sum.DiskTransitional = true
+			continue
+		case DiskConsistent:
 		}
 		sum.DiskAllUpToDate = false
 	}

@@ -476,7 +476,7 @@ func run(ctx context.Context, monitor, change counts, bin, only string, stdout i
 
 	loads := []float64{loadavg()}
 	began := time.Now()
-	base, err := baseline(work, monitor.runs, monitor.warmup)
+	base, err := baseline(work, monitor.runs, monitor.warmup, monitor.rss, b.gnuTime, b.timeErr)
 	if err != nil {
 		return err
 	}
@@ -639,12 +639,20 @@ func (s *side) teardown() error {
 }
 
 // starts are the process start costs of this machine, measured like the
-// agents: what any program pays before it does anything.
-type starts struct{ trueCmd, goNoop []time.Duration }
+// agents: what any program pays before it does anything. The Go no-op is
+// the floor an agent's invocation cannot go below, printed as the table's
+// first row.
+type starts struct {
+	trueCmd, goNoop []time.Duration
+	goNoopCPU       []time.Duration
+	goNoopRSS       []int // KiB
+	rssErr          string
+}
 
 // baseline times /bin/true and a static Go program that does nothing,
-// alternately.
-func baseline(work string, n, warmup int) (starts, error) {
+// alternately, and measures the no-op's peak RSS as the rows' (gnuTime
+// empty: not measured, why in timeErr).
+func baseline(work string, n, warmup, rssRuns int, gnuTime string, timeErr error) (starts, error) {
 	dir := filepath.Join(work, "noop")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return starts{}, err
@@ -669,15 +677,36 @@ func baseline(work string, n, warmup int) (starts, error) {
 		for _, x := range []struct {
 			path string
 			into *[]time.Duration
-		}{{"/bin/true", &s.trueCmd}, {noop, &s.goNoop}} {
+			cpu  *[]time.Duration
+		}{{"/bin/true", &s.trueCmd, nil}, {noop, &s.goNoop, &s.goNoopCPU}} {
+			c := exec.Command(x.path)
 			began := time.Now()
-			if err := exec.Command(x.path).Run(); err != nil {
+			if err := c.Run(); err != nil {
 				return starts{}, fmt.Errorf("%s: %w", x.path, err)
 			}
 			if i >= warmup {
 				*x.into = append(*x.into, time.Since(began))
+				if x.cpu != nil {
+					*x.cpu = append(*x.cpu, c.ProcessState.UserTime()+c.ProcessState.SystemTime())
+				}
 			}
 		}
+	}
+	if timeErr != nil {
+		s.rssErr = timeErr.Error()
+		return s, nil
+	}
+	file := filepath.Join(dir, "time.out")
+	for range rssRuns {
+		argv := append(measure.TimeArgv(gnuTime, file), noop)
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			return starts{}, fmt.Errorf("%s %s: %v: %s", gnuTime, noop, err, out)
+		}
+		kib, err := measure.ReadMaxRSS(file)
+		if err != nil {
+			return starts{}, err
+		}
+		s.goNoopRSS = append(s.goNoopRSS, kib)
 	}
 	return s, nil
 }

@@ -27,15 +27,22 @@ type reportInfo struct {
 }
 
 func report(w io.Writer, rows []row, info reportInfo) {
-	fmt.Fprintf(w, "| agent | action | ocfbox median / p90 | reference median / p90 | reference ÷ ocfbox (median) | CPU time ocfbox / reference (median) | programs executed ocfbox / reference | peak RSS ocfbox / reference |\n")
-	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| agent | action | ocfbox median / p90 | reference median / p90 | reference ÷ ocfbox (median) | ocfbox ÷ Go no-op (median) | CPU time ocfbox / reference (median) | programs executed ocfbox / reference | peak RSS ocfbox / reference |\n")
+	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|\n")
+	// The floor: a static Go program that does nothing, measured the same
+	// way in the same run, in the ocfbox columns.
+	nt := slices.Sorted(slices.Values(info.base.goNoop))
+	noop := measure.Percentile(nt, 0.5)
+	fmt.Fprintf(w, "| Go no-op | (exits at once) | %s / %s | – | – | 1.0× | %s / – | 1 / – | %s / – |\n",
+		ms(noop), ms(measure.Percentile(nt, 0.9)), ms(measure.Median(info.base.goNoopCPU)),
+		rssCell(result{rss: info.base.goNoopRSS, rssErr: info.base.rssErr}))
 	for _, r := range rows {
 		ot, rt := slices.Sorted(slices.Values(r.ocf.times)), slices.Sorted(slices.Values(r.ref.times))
 		om, rm := measure.Percentile(ot, 0.5), measure.Percentile(rt, 0.5)
-		fmt.Fprintf(w, "| %s | %s | %s / %s | %s / %s | %.1f× | %s / %s | %s / %s | %s / %s |\n",
+		fmt.Fprintf(w, "| %s | %s | %s / %s | %s / %s | %.1f× | %.2f× | %s / %s | %s / %s | %s / %s |\n",
 			r.sc.Agent, r.sc.Action,
 			ms(om), ms(measure.Percentile(ot, 0.9)), ms(rm), ms(measure.Percentile(rt, 0.9)),
-			float64(rm)/float64(om),
+			float64(rm)/float64(om), float64(om)/float64(noop),
 			ms(measure.Median(r.ocf.cpu)), ms(measure.Median(r.ref.cpu)),
 			execCount(r.ocf), execCount(r.ref), rssCell(r.ocf), rssCell(r.ref))
 	}
@@ -80,8 +87,8 @@ func report(w io.Writer, rows []row, info reportInfo) {
 	fmt.Fprintf(w, "- invocations of each side per row, alternating ocfbox and reference: %d for a monitor (after %d unmeasured), %d for a start or a stop (after %d), which take longer and each need an unmeasured stop or start beside them: a start is measured from a stopped resource and stopped after, a stop is measured on a resource started just before (IPaddr2: once the start's announcements are over); the whole run took %v\n",
 		m.runs, m.warmup, c.runs, c.warmup, info.took.Round(time.Second))
 	fmt.Fprintf(w, "- wall time from fork to exit as the caller sees it; CPU time is user + system of the invocation's process tree that the agent waited for (wait4): what it leaves running (httpd, an ARP sender in the background) is not in it\n")
-	fmt.Fprintf(w, "- process start on this machine, measured the same way: /bin/true %s, a static Go program that does nothing %s (medians)\n",
-		ms(measure.Median(info.base.trueCmd)), ms(measure.Median(info.base.goNoop)))
+	fmt.Fprintf(w, "- process start on this machine, measured the same way, alternately: /bin/true %s, a static Go program that does nothing (the Go no-op row, %d invocations; `func main() {}` built with -trimpath -ldflags '-s -w') %s (medians)\n",
+		ms(measure.Median(info.base.trueCmd)), len(info.base.goNoop), ms(measure.Median(info.base.goNoop)))
 	fmt.Fprintf(w, "- environment: the operation as pacemaker-execd runs it (a recurring monitor with OCF_RESKEY_CRM_meta_interval, start and stop without; _timeout=20000, crm_feature_set %s, Pacemaker's default logging: HA_LOGFACILITY=daemon, HA_LOGFILE), each side with its own state directory; syslog socket /dev/log %s\n", featureSet, presence("/dev/log"))
 	if around := surroundings(rows); around != "" {
 		fmt.Fprintf(w, "- surroundings: %s\n", around)

@@ -190,7 +190,7 @@ const referenceTimeout = 3 * time.Minute
 // the row's parameters and environment, until ctx ends.
 func ocfTester(t *testing.T, ctx context.Context, row agenttest.Row, path string) (agenttest.Output, error) {
 	t.Helper()
-	sb := agenttest.NewSandbox(t, row.Netns)
+	sb := agenttest.NewRowSandbox(t, row)
 	argv := []string{"ocf-tester", "-n", strings.ToLower(row.Agent) + "-conformance"}
 	params := row.Params(sb)
 	for _, k := range slices.Sorted(maps.Keys(params)) {

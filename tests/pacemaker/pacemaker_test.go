@@ -140,7 +140,7 @@ func TestValidateRunsValidateAllWithTheOptions(t *testing.T) {
 			if !ok {
 				t.Fatalf("agent %s has no row in tests/internal/agenttest/rows.go; add one", tt.agent)
 			}
-			sb := agenttest.NewSandbox(t, row.Netns)
+			sb := agenttest.NewRowSandbox(t, row)
 			params := row.Params(sb)
 			if tt.params != nil {
 				params = tt.params(sb)

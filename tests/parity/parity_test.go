@@ -477,7 +477,7 @@ func TestScenariosGiveTheExpectedStatusOnBothSides(t *testing.T) {
 }
 
 func newSide(t *testing.T, row agenttest.Row, name, path string) *side {
-	sb := agenttest.NewSandbox(t, row.Netns)
+	sb := agenttest.NewRowSandbox(t, row)
 	return &side{
 		name:     name,
 		path:     path,

@@ -102,6 +102,24 @@ func RunCommand(cmd *exec.Cmd) (Output, error) {
 type Sandbox struct {
 	Dir   string
 	Netns *netnstest.Namespace // nil runs in the test's own namespace
+	// MountNS runs every command in a mount namespace of its own with
+	// private propagation (unshare), so that what an agent mounts is never
+	// seen by the host and vanishes with the command.
+	MountNS bool
+}
+
+// NewRowSandbox is NewSandbox for a row's agent: with a network namespace
+// when the row asks for one, and commands in a private mount namespace
+// when it mounts.
+func NewRowSandbox(t testing.TB, row Row) *Sandbox {
+	t.Helper()
+	sb := NewSandbox(t, row.Netns)
+	if row.MountNS {
+		testenv.RequireRoot(t)
+		testenv.RequireTool(t, "unshare")
+		sb.MountNS = true
+	}
+	return sb
 }
 
 // NewSandbox creates a sandbox, with a fresh network namespace (only
@@ -152,12 +170,22 @@ func (sb *Sandbox) Expand(s string) string {
 // Environ is the environment every program run in the sandbox starts
 // from: a fixed PATH, the C locale, the state directories pointing into
 // the sandbox, logging to stderr as under crm_resource, then extra.
+// A PATH in extra replaces the fixed one (a row's fake tools come first).
 func (sb *Sandbox) Environ(extra ...string) []string {
-	return append([]string{
-		Path, "LC_ALL=C",
+	path := Path
+	for _, kv := range extra {
+		if strings.HasPrefix(kv, "PATH=") {
+			path = ""
+		}
+	}
+	env := []string{"LC_ALL=C",
 		"HA_RSCTMP=" + sb.RscTmp(), "HA_VARRUN=" + sb.VarRun(),
 		"HA_logfacility=none", "HA_debug=0",
-	}, extra...)
+	}
+	if path != "" {
+		env = append([]string{path}, env...)
+	}
+	return append(env, extra...)
 }
 
 // Command is the package's Command run inside the sandbox's network
@@ -167,6 +195,9 @@ func (sb *Sandbox) Environ(extra ...string) []string {
 func (sb *Sandbox) Command(ctx context.Context, argv ...string) *exec.Cmd {
 	if sb.Netns != nil {
 		argv = append([]string{"ip", "netns", "exec", sb.Netns.Name}, argv...)
+	}
+	if sb.MountNS {
+		argv = append([]string{"unshare", "--mount", "--propagation", "private"}, argv...)
 	}
 	return Command(ctx, argv...)
 }

@@ -24,6 +24,9 @@ type Row struct {
 	// Netns runs the agent (and ocf-tester, crm_resource) inside a network
 	// namespace the test creates, never in the host's.
 	Netns bool
+	// MountNS runs the agent (and ocf-tester, crm_resource) in a private
+	// mount namespace (agents that mount).
+	MountNS bool
 	// Params are the parameters of a resource that can start and stop in
 	// the sandbox.
 	Params func(sb *Sandbox) map[string]string
@@ -102,6 +105,27 @@ var Rows = []Row{
 			}
 			return []string{"LIBVIRT_DEFAULT_URI=" + d.URI()}
 		},
+	},
+	{
+		Agent:     "Filesystem",
+		Reference: "/usr/lib/ocf/resource.d/heartbeat/Filesystem",
+		MountNS:   true,
+		// A tmpfs on a directory of the sandbox: a real mount, in the
+		// mount namespace of the command, that needs no device.
+		Params: func(sb *Sandbox) map[string]string {
+			return map[string]string{"device": "ocfbox-conformance", "fstype": "tmpfs", "directory": sb.Path("mnt")}
+		},
+	},
+	{
+		Agent:     "drbd",
+		Reference: "/usr/lib/ocf/resource.d/linbit/drbd",
+		// This host has no DRBD kernel module: fake drbd-utils replay
+		// states recorded from a real DRBD 8.4.11 kernel (drbdEnv).
+		ReferenceOCFTesterNote: "without /proc/drbd (no DRBD module on this host) it cannot start",
+		Params: func(sb *Sandbox) map[string]string {
+			return map[string]string{"drbd_resource": "r0", "drbdconf": sb.Path("drbd.conf")}
+		},
+		Env: drbdEnv,
 	},
 }
 
