@@ -51,6 +51,18 @@ type Reloader interface {
 	Reload(ctx context.Context, r *Resource) error
 }
 
+// RecordStopper is implemented by agents that record, in the state
+// directory, what start put on the system. When a stop fails over its
+// parameters (binding, or the agent's own check, marked with
+// ErrBadParameter), Main calls StopRecorded before it reports the
+// resource stopped: the record, not the parameters, says what runs here,
+// and that must be removed first. r.Params is not to be used (it may be
+// incomplete); everything comes from the record and r.Env. No record
+// means nothing was started here: return nil.
+type RecordStopper interface {
+	StopRecorded(ctx context.Context, r *Resource) error
+}
+
 // Definition is an agent as the binary knows it: its name (the symlink
 // name Pacemaker runs), its meta-data XML and a constructor.
 type Definition struct {

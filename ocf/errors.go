@@ -12,6 +12,25 @@ import (
 // stopped. StatusOf maps it to NotRunning; it is the only place that does.
 var ErrNotRunning = errors.New("not running")
 
+// ErrBadParameter marks a failure of parameter binding or validation: the
+// parameters themselves are wrong, whatever the system holds. It is the
+// only kind of failure (status 2 or 6) that stop may turn into success,
+// because a resource with such parameters cannot have been started; Main
+// still has the agent remove what its record says start left (see
+// RecordStopper). Bind marks its errors; agents mark theirs with
+// BadParameter.
+var ErrBadParameter = errors.New("invalid parameter")
+
+// BadParameter marks err, a failure found by checking the parameters
+// alone (not by looking at the system), with ErrBadParameter, keeping its
+// status and reason. It returns nil for nil.
+func BadParameter(err error) error {
+	if err == nil || errors.Is(err, ErrBadParameter) {
+		return err
+	}
+	return &Error{Status: failureStatus(err), Reason: err.Error(), Err: errors.Join(ErrBadParameter, err)}
+}
+
 // Error is an action failure with the OCF status to exit with and a
 // one-line reason for the operator (Pacemaker shows it as the exit reason).
 type Error struct {

@@ -31,6 +31,15 @@ var validateFirst = map[string]bool{
 	"reload": true, "reload-agent": true,
 }
 
+// serialized are the actions that change what runs: two of them for one
+// resource never run at once (an operator's crm_resource --force-start
+// while Pacemaker stops it, an action Pacemaker retried while the first
+// still ran); the second waits for the first, until its own deadline.
+var serialized = map[string]bool{
+	"start": true, "stop": true, "promote": true, "demote": true,
+	"migrate_to": true, "migrate_from": true, "reload": true, "reload-agent": true,
+}
+
 // Main runs one action of an agent and returns the status to exit with.
 // Every OCF rule that is not an agent's own decision is applied here.
 func Main(def Definition, inv Invocation) (status Status) {
@@ -134,20 +143,19 @@ type actionFn = func(context.Context, *Resource) (Status, error)
 // to wait past the deadline for an action that does not honour its
 // context.
 func execute(timeout time.Duration, md *Metadata, agent Agent, fn actionFn, r *Resource) (Status, error) {
-	params, err := md.Bind(r.Env.Params, r.Env)
-	if err != nil {
-		return StatusOf(err), err
+	params, bindErr := md.Bind(r.Env.Params, r.Env)
+	action := r.Env.Action
+	if bindErr != nil && action != "stop" {
+		return StatusOf(bindErr), bindErr
 	}
 	r.Params = params
-	action := r.Env.Action
+	for _, w := range params.Warnings {
+		r.Log.Warn(w)
+	}
 	budget, grace := Deadline(timeout)
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 
-	type result struct {
-		status Status
-		err    error
-	}
 	done := make(chan result, 1)
 	go func() {
 		defer func() {
@@ -156,6 +164,24 @@ func execute(timeout time.Duration, md *Metadata, agent Agent, fn actionFn, r *R
 				done <- result{ErrGeneric, Generic("internal error in %s %s: %v", md.Name, action, p)}
 			}
 		}()
+		if serialized[action] {
+			lock, err := r.Env.TakeLock(ctx, ".action")
+			switch {
+			case err == nil:
+				defer lock.Unlock()
+			case ctx.Err() != nil:
+				done <- result{ErrGeneric, Generic("%s: another action of %s is still running: %w", action, r.Env.Instance, err)}
+				return
+			default:
+				// No state directory to lock in (an unprivileged run
+				// by hand): go on, as the reference agents always do.
+				r.Log.Debug(fmt.Sprintf("%s: running without the resource lock: %v", action, err))
+			}
+		}
+		if action == "stop" {
+			done <- stop(ctx, agent, fn, r, bindErr)
+			return
+		}
 		if validateFirst[action] && action != "validate-all" {
 			if err := agent.Validate(ctx, r); err != nil {
 				done <- result{failureStatus(err), err}
@@ -192,6 +218,41 @@ func execute(timeout time.Duration, md *Metadata, agent Agent, fn actionFn, r *R
 	}
 }
 
+type result struct {
+	status Status
+	err    error
+}
+
+// stop runs the agent's stop, unless the parameters did not bind. A stop
+// that fails over its parameters (ErrBadParameter, status 2 or 6) has the
+// agent remove what its record says start put on the system (a
+// RecordStopper), and is a success only when that worked; applyRules
+// turns it into 0. Any other failure stays a failure.
+func stop(ctx context.Context, agent Agent, fn actionFn, r *Resource, bindErr error) result {
+	res := result{StatusOf(bindErr), bindErr}
+	if bindErr == nil {
+		res.status, res.err = fn(ctx, r)
+	}
+	if !isParamFailure(res.status, res.err) {
+		return res
+	}
+	rs, ok := agent.(RecordStopper)
+	if !ok {
+		return res
+	}
+	r.Log.Warn(fmt.Sprintf("stop: %s; stopping what start recorded", ReasonOf(res.err)))
+	if err := rs.StopRecorded(ctx, r); err != nil {
+		return result{failureStatus(err), Errorf(failureStatus(err), "stop: %s, and what start recorded could not be stopped: %w", ReasonOf(res.err), err)}
+	}
+	return res
+}
+
+// isParamFailure reports whether an action failed over its parameters
+// alone: status 2 or 6 marked with ErrBadParameter.
+func isParamFailure(status Status, err error) bool {
+	return (status == ErrConfigured || status == ErrArgs) && errors.Is(err, ErrBadParameter)
+}
+
 // failureStatus is the status of an action that returned err: an error
 // always means failure, even an *Error that forgot to say which.
 func failureStatus(err error) Status {
@@ -207,9 +268,13 @@ func applyRules(env *Env, log *slog.Logger, status Status, err error) (Status, e
 	switch {
 	case env.Action == "stop" && status == NotRunning:
 		return Success, nil
-	case env.Action == "stop" && (status == ErrConfigured || status == ErrArgs):
+	case env.Action == "stop" && isParamFailure(status, err):
 		log.Warn(fmt.Sprintf("stop: %s; a resource with this configuration cannot have been started here, so it is stopped", ReasonOf(err)))
 		return Success, nil
+	case env.Action == "stop" && (status == ErrConfigured || status == ErrArgs):
+		// Found while looking at the system: the stop failed, and this
+		// node's problem must not ban the resource from every node.
+		return ErrGeneric, err
 	case env.IsProbe() && (status == ErrInstalled || status == ErrArgs):
 		log.Info(fmt.Sprintf("probe: %s; reporting not running", ReasonOf(err)))
 		return NotRunning, err

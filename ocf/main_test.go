@@ -5,10 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -332,13 +336,23 @@ func TestRules(t *testing.T) {
 		},
 		{
 			name:   "a stop with a configuration invalid everywhere succeeds with a warning",
-			action: "stop", agent: behaviour{do: map[string]step{"stop": fail(ocf.Configured(`ip="x" is not an IP address`))}},
+			action: "stop", agent: behaviour{do: map[string]step{"stop": fail(ocf.BadParameter(ocf.Configured(`ip="x" is not an IP address`)))}},
 			wantStatus: ocf.Success, wantLog: `WARNING: stop: ip="x" is not an IP address; a resource with this configuration cannot have been started here`,
 		},
 		{
 			name:   "a stop with parameters invalid on this host succeeds with a warning",
-			action: "stop", agent: behaviour{do: map[string]step{"stop": fail(ocf.Args("interface eth9 does not exist here"))}},
+			action: "stop", agent: behaviour{do: map[string]step{"stop": fail(ocf.BadParameter(ocf.Args("interface eth9 does not exist here")))}},
 			wantStatus: ocf.Success, wantLog: "WARNING: stop: interface eth9 does not exist here",
+		},
+		{
+			name:   "a stop whose look at the system finds a configuration error fails, without banning the resource",
+			action: "stop", agent: behaviour{do: map[string]step{"stop": fail(ocf.Configured("the running guest's config names another disk"))}},
+			wantStatus: ocf.ErrGeneric, wantReason: "the running guest's config names another disk",
+		},
+		{
+			name:   "a stop whose look at the system finds a local problem fails",
+			action: "stop", agent: behaviour{do: map[string]step{"stop": fail(ocf.Args("interface eth9 vanished while the address was on it"))}},
+			wantStatus: ocf.ErrGeneric, wantReason: "interface eth9 vanished while the address was on it",
 		},
 		{
 			name:   "a stop with a bad parameter value succeeds with a warning",
@@ -755,5 +769,170 @@ func TestMainUsesTheBuildTimeSpecInsteadOfParsing(t *testing.T) {
 	def.Spec = nil
 	if got := runDefinition(t, def, env, "monitor"); got.status != ocf.ErrGeneric {
 		t.Errorf("monitor without a Spec, of unparsable XML, exited %v, want OCF_ERR_GENERIC", got.status)
+	}
+}
+
+// recordStopper is a test agent that also stops what its record names.
+type recordStopper struct {
+	*testAgent
+	recorded func(ctx context.Context, r *ocf.Resource) error
+}
+
+func (a recordStopper) StopRecorded(ctx context.Context, r *ocf.Resource) error {
+	a.run(ctx, r, "stop-recorded")
+	if a.recorded != nil {
+		return a.recorded(ctx, r)
+	}
+	return nil
+}
+
+// The stop rule: 2 or 6 from stop becomes 0 only for a failure of the
+// parameters, and only after what start recorded is stopped; a failure
+// found while looking at the system stays a failure.
+func TestStopRule(t *testing.T) {
+	badParam := fail(ocf.BadParameter(ocf.Configured(`ip="x" is not an IP address`)))
+	tests := []struct {
+		name       string
+		environ    []string
+		stop       step
+		recorded   step // nil: the agent keeps no record (no RecordStopper)
+		noRecorder bool
+		wantStatus ocf.Status
+		wantCalls  []string
+		wantReason string
+	}{
+		{
+			name:    "a parameter that does not bind: what start recorded is stopped, then success",
+			environ: []string{"OCF_RESKEY_count=many"}, wantStatus: ocf.Success,
+			wantCalls: []string{"stop-recorded"},
+		},
+		{
+			name:       "a parameter that does not bind, and the recorded resource cannot be stopped: failure",
+			environ:    []string{"OCF_RESKEY_count=many"},
+			recorded:   fail(ocf.Generic("domain web still runs")),
+			wantStatus: ocf.ErrGeneric, wantCalls: []string{"stop-recorded"},
+			wantReason: `stop: parameter count="many" is not an integer, and what start recorded could not be stopped: domain web still runs`,
+		},
+		{
+			name: "the agent's own parameter check fails: what start recorded is stopped, then success",
+			stop: badParam, wantStatus: ocf.Success, wantCalls: []string{"stop", "stop-recorded"},
+		},
+		{
+			name: "the agent's own parameter check fails and the recorded resource cannot be stopped: failure",
+			stop: badParam, recorded: fail(ocf.Generic("address still on eth0")),
+			wantStatus: ocf.ErrGeneric, wantCalls: []string{"stop", "stop-recorded"},
+			wantReason: "address still on eth0",
+		},
+		{
+			name: "an agent without a record: a parameter failure is success",
+			stop: badParam, noRecorder: true, wantStatus: ocf.Success, wantCalls: []string{"stop"},
+		},
+		{
+			name:       "a configuration error found on the system is a failure; the record is not consulted",
+			stop:       fail(ocf.Configured("config file names a disk that is gone")),
+			wantStatus: ocf.ErrGeneric, wantCalls: []string{"stop"}, wantReason: "config file names a disk that is gone",
+		},
+		{
+			name:       "not installed found on the system stays a failure",
+			stop:       fail(ocf.Installed("libvirtd answers without its qemu driver")),
+			wantStatus: ocf.ErrInstalled, wantCalls: []string{"stop"}, wantReason: "libvirtd answers without its qemu driver",
+		},
+		{
+			name:       "a stop that succeeds does not consult the record",
+			wantStatus: ocf.Success, wantCalls: []string{"stop"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ta := &testAgent{do: map[string]step{}}
+			if tt.stop != nil {
+				ta.do["stop"] = tt.stop
+			}
+			var a ocf.Agent = recordStopper{testAgent: ta, recorded: tt.recorded}
+			if tt.noRecorder {
+				a = ta
+			}
+			got := runAgent(t, a, execdEnv(t, tt.environ...), "stop")
+			if got.status != tt.wantStatus {
+				t.Errorf("stop exited %v, want %v; stderr:\n%s", got.status, tt.wantStatus, got.stderr)
+			}
+			if !slices.Equal(ta.called(), tt.wantCalls) {
+				t.Errorf("calls %q, want %q", ta.called(), tt.wantCalls)
+			}
+			checkReason(t, got, tt.wantReason)
+		})
+	}
+}
+
+// Two actions that change what runs never run at once for one resource:
+// the second waits for the first (here, a start and a stop racing).
+func TestActionsOfOneResourceAreSerialized(t *testing.T) {
+	var inside, most atomic.Int32
+	busy := func(context.Context, *ocf.Resource) error {
+		n := inside.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+		inside.Add(-1)
+		return nil
+	}
+	env := execdEnv(t)
+	var wg sync.WaitGroup
+	statuses := make([]ocf.Status, 4)
+	for i, action := range []string{"start", "stop", "start", "stop"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a := &testAgent{do: map[string]step{"start": busy, "stop": busy}}
+			statuses[i] = runAgent(t, a, env, action).status
+		}()
+	}
+	wg.Wait()
+	if most.Load() != 1 {
+		t.Errorf("%d actions of one resource ran at once", most.Load())
+	}
+	for i, s := range statuses {
+		if s != ocf.Success {
+			t.Errorf("action %d: %v", i, s)
+		}
+	}
+}
+
+// While another process holds the resource's action lock (an action that
+// still runs), a start gives up at its deadline without running, with a
+// reason; a monitor is not held up.
+func TestActionWaitsForAnotherActionUntilItsDeadline(t *testing.T) {
+	env := execdEnv(t, "OCF_RESKEY_CRM_meta_timeout=2000")
+	rsctmp := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "HA_RSCTMP="); ok {
+			rsctmp = v
+		}
+	}
+	holder := exec.Command(filepath.Join(helperDir(t, "lock-holder"), "lock-holder"), rsctmp, "rsc1", ".action")
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	line := make([]byte, 7)
+	if _, err := io.ReadFull(out, line); err != nil || string(line) != "locked\n" {
+		t.Fatalf("lock holder: %q %v", line, err)
+	}
+	a := &testAgent{}
+	got := runAgent(t, a, env, "start")
+	if got.status != ocf.ErrGeneric || len(a.called()) > 0 {
+		t.Errorf("start while another action runs: %v, calls %v; want OCF_ERR_GENERIC and no call", got.status, a.called())
+	}
+	checkReason(t, got, "start: another action of rsc1 is still running")
+	if got := runAgent(t, &testAgent{}, env, "monitor"); got.status != ocf.Success {
+		t.Errorf("monitor while another action runs: %v", got.status)
 	}
 }

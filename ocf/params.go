@@ -14,6 +14,8 @@ type Params struct {
 	agent  string
 	values map[string]string
 	set    map[string]bool
+	// Warnings are what Bind accepted but the operator should hear about.
+	Warnings []string
 }
 
 // Bind checks OCF_RESKEY_* values against the meta-data: required
@@ -32,13 +34,20 @@ func (md *Metadata) Bind(raw map[string]string, env *Env) (Params, error) {
 		ok = ok && v != ""
 		if !ok {
 			if spec.Required {
-				return p, Configured("required parameter %s is not set", spec.Name)
+				return p, BadParameter(Configured("required parameter %s is not set", spec.Name))
 			}
 			p.values[spec.Name] = expandDefaults(spec.Default, env)
 			continue
 		}
 		if err := checkType(spec, v); err != nil {
-			return p, err
+			if !(spec.Type == "boolean" && !validateFirst[env.Action]) {
+				return p, BadParameter(err)
+			}
+			// A boolean ocf_is_true does not know reads as false, as in
+			// the reference agents. Only actions that change what runs
+			// refuse it: a probe, monitor or stop must still see (and
+			// stop) what runs, on every node.
+			p.Warnings = append(p.Warnings, fmt.Sprintf("%s; read as false, as ocf_is_true does", ReasonOf(err)))
 		}
 		p.values[spec.Name] = v
 		p.set[spec.Name] = true
@@ -54,7 +63,7 @@ func checkType(spec ParamSpec, v string) error {
 		}
 	case "boolean":
 		if !IsTrue(v) && !isFalse(v) {
-			return Configured("parameter %s=%q is not a boolean (true or false)", spec.Name, v)
+			return Configured("parameter %s=%q is not a boolean ocf_is_true knows (yes, true, 1, on; no, false, 0, off)", spec.Name, v)
 		}
 	case "time", "second":
 		if _, err := ParseDuration(v); err != nil {
