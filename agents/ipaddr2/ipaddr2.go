@@ -28,8 +28,9 @@ import (
 // Definition registers the agent with the binary.
 var Definition = ocf.Definition{Name: "IPaddr2", Metadata: metadata.Get("IPaddr2"), New: func() ocf.Agent { return Agent{} }}
 
-// Agent implements ocf.Agent. It keeps no state between actions; the
-// kernel's address list is the state.
+// Agent implements ocf.Agent and ocf.RecordStopper. The kernel's address
+// list is the state; start also records where it put the address, for a
+// stop or monitor that can no longer find it from the parameters.
 type Agent struct{}
 
 // How long start waits for IPv6 duplicate address detection, and how often
@@ -76,7 +77,7 @@ func (Agent) Start(ctx context.Context, r *ocf.Resource) error {
 	} else if err := add(ctx, r, h, c, t); err != nil {
 		return err
 	}
-	recordPlacement(r, t)
+	recordPlacement(r, t, c.Namespace)
 	wasUp := t.Link.Carries()
 	if err := h.SetUp(t.Link); err != nil {
 		return permOr(err, ocf.Generic("%v", err))
@@ -243,6 +244,12 @@ func (Agent) Stop(_ context.Context, r *ocf.Resource) error {
 	case err != nil:
 		return err
 	default:
+		if rec, moved := movedFrom(r, h, c, t); moved {
+			r.Log.Warn(fmt.Sprintf("stop: %s is on %s, where start put it, not on %s, where its route now goes: removing it from %s", rec.Prefix, rec.Link.Name, t.Link.Name, rec.Link.Name))
+			if err := remove(r, h, c, rec); err != nil {
+				return err
+			}
+		}
 		if err := remove(r, h, c, t); err != nil {
 			return err
 		}
@@ -318,6 +325,12 @@ func (Agent) Monitor(ctx context.Context, r *ocf.Resource) (ocf.Status, error) {
 	_, ok, err := assigned(h, t)
 	if err != nil {
 		return ocf.StatusOf(err), err
+	}
+	if rec, moved := movedFrom(r, h, c, t); moved && !ok {
+		// Not where the route now goes, but still where start put it:
+		// "not running" would have it started on another node while
+		// this one answers for it too.
+		return ocf.ErrGeneric, ocf.Generic("%s is on %s, where start put it, but the route to it now goes through %s", rec.Prefix, rec.Link.Name, t.Link.Name)
 	}
 	switch {
 	case !t.Link.Carries() && (ok || !r.Env.IsProbe()):

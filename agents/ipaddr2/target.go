@@ -47,7 +47,7 @@ func (c config) address(t target) netif.Address {
 func setup(r *ocf.Resource) (config, *netif.Handle, error) {
 	c, err := parseConfig(r.Params, r.Env)
 	if err != nil {
-		return c, nil, err
+		return c, nil, ocf.BadParameter(err)
 	}
 	for _, w := range c.Warnings {
 		r.Log.Warn(w)
@@ -98,7 +98,9 @@ func resolve(h *netif.Handle, c config) (target, error) {
 		// addresses carry labels
 		label := t.Link.Name + ":" + c.IFLabel
 		if len(label) > maxLabel {
-			return target{}, ocf.Configured("iflabel=%s: label %s is longer than %d characters", c.IFLabel, label, maxLabel)
+			// A parameter error (start fails the same way), which stop
+			// turns into success once the placement record is undone.
+			return target{}, ocf.BadParameter(ocf.Configured("iflabel=%s: label %s is longer than %d characters", c.IFLabel, label, maxLabel))
 		}
 		if c.IP.Is4() {
 			t.Label = label
