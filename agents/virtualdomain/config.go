@@ -26,6 +26,7 @@ type guestConfig struct {
 	Name     string
 	UUID     virt.UUID // zero when the file has none
 	Emulator string    // <devices><emulator>, may be empty
+	Type     string    // <domain type=…>: kvm, qemu, lxc, xen, …
 	Pools    []string  // storage pools the XML refers to (pool='...')
 	Networks []string  // virtual networks it refers to (network='...')
 }
@@ -57,7 +58,7 @@ func parseConfig(path string, raw []byte) (*guestConfig, error) {
 	if root == nil || root.Tag != "domain" {
 		return nil, ocf.Installed("config %s is not libvirt domain XML: no <domain> element: %w", path, errConfig)
 	}
-	c := &guestConfig{Path: path, Raw: raw}
+	c := &guestConfig{Path: path, Raw: raw, Type: root.SelectAttrValue("type", "")}
 	if n := root.SelectElement("name"); n != nil {
 		c.Name = strings.TrimSpace(n.Text())
 	}
@@ -189,7 +190,9 @@ func (a *Agent) loadSettings(r *ocf.Resource) (*settings, error) {
 		s.Unset[attr] = !s.Autoset[attr] && p.Bool("unset_utilization_"+attr)
 	}
 
-	bad := func(format string, args ...any) { s.Problems = append(s.Problems, ocf.Configured(format, args...)) }
+	bad := func(format string, args ...any) {
+		s.Problems = append(s.Problems, ocf.BadParameter(ocf.Configured(format, args...)))
+	}
 	if s.ForceStop && s.Snapshot != "" {
 		bad("force_stop=%s and snapshot=%s cannot be used together", p.String("force_stop"), s.Snapshot)
 	}
@@ -250,7 +253,7 @@ func (a *Agent) loadSettings(r *ocf.Resource) (*settings, error) {
 	}
 	if _, err := virt.ParseURI(s.URI); err != nil {
 		if s.URIGiven {
-			return nil, ocf.Configured("hypervisor=%q: %v", p.String("hypervisor"), errors.Unwrap(err))
+			return nil, ocf.BadParameter(ocf.Configured("hypervisor=%q: %v", p.String("hypervisor"), errors.Unwrap(err)))
 		}
 		return nil, ocf.Configured("hypervisor is not set and the default URI %q is not usable: %v", s.URI, errors.Unwrap(err))
 	}

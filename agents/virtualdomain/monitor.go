@@ -70,30 +70,73 @@ func (v *invocation) status(ctx context.Context) (ocf.Status, guest, error) {
 			s, perr := v.processStatus(ctx, err)
 			return s, g, perr
 		}
+		if unmanageable(err) {
+			// libvirtd answers but cannot reach the guest's driver (it
+			// failed to load, or the URI names one this host lacks):
+			// a guest of this name may still run, and "not installed"
+			// (a probe's "not running") would start it a second time.
+			if s, _ := v.processStatus(ctx, err); s == ocf.Success {
+				return ocf.ErrGeneric, g, ocf.Generic("domain %s runs, but libvirt at %s cannot manage it: %w", v.name, v.s.URI, brief(err))
+			}
+		}
 		return ocf.StatusOf(err), g, err
 	}
 	s, err := v.statusOf(g)
 	return s, g, err
 }
 
-// processStatus decides without libvirt, from the guest's emulator
-// process (qemu or libvirt_lxc, found in /proc), or from xl for a Xen
-// guest without an emulator.
-func (v *invocation) processStatus(ctx context.Context, why error) (ocf.Status, error) {
+// unmanageable reports whether a connection failed although libvirtd
+// may run guests: it has no driver for the URI, or the URI is refused.
+func unmanageable(err error) bool {
+	return errors.Is(err, virt.ErrNoDriver) || errors.Is(err, virt.ErrUnsupported) || errors.Is(err, virt.ErrInvalidURI)
+}
+
+// families are the emulator families whose process a running guest has:
+// from the emulator the record or the config names, else from the
+// config's domain type, else from the URI's driver; both qemu and LXC
+// when nothing tells. None for a guest without an emulator process (Xen).
+func (v *invocation) families() []string {
 	emulator := v.rec.Emulator
 	if emulator == "" && v.cfg != nil {
 		emulator = v.cfg.Emulator
 	}
 	if fam := virt.EmulatorFamily(emulator); fam != "" {
-		pid, err := virt.FindGuestProcess(v.a.ProcRoot, fam, v.name)
-		if err != nil {
-			return ocf.ErrGeneric, ocf.Generic("libvirt is unreachable (%v) and %v", brief(why), err)
+		return []string{fam}
+	}
+	kind := ""
+	if v.cfg != nil {
+		kind = v.cfg.Type
+	} else if u, err := virt.ParseURI(v.s.URI); err == nil {
+		kind = u.Driver
+	}
+	switch kind {
+	case "kvm", "qemu", "kqemu", "hvf":
+		return []string{virt.FamilyQEMU}
+	case "lxc":
+		return []string{virt.FamilyLXC}
+	case "xen", "libxl":
+		return nil
+	}
+	return []string{virt.FamilyQEMU, virt.FamilyLXC}
+}
+
+// processStatus decides without libvirt, from the guest's emulator
+// process (qemu or libvirt_lxc, found in /proc; when the emulator is not
+// known, any process of the families the guest can have), or from xl for
+// a Xen guest without an emulator.
+func (v *invocation) processStatus(ctx context.Context, why error) (ocf.Status, error) {
+	if fams := v.families(); len(fams) > 0 {
+		for _, fam := range fams {
+			pid, err := virt.FindGuestProcess(v.a.ProcRoot, fam, v.name)
+			if err != nil {
+				return ocf.ErrGeneric, ocf.Generic("libvirt is unusable (%v) and %v", brief(why), err)
+			}
+			if pid != 0 {
+				v.r.Log.Info(fmt.Sprintf("libvirt at %s is unusable (%v); domain %s runs as process %d", v.s.URI, why, v.name, pid))
+				return ocf.Success, nil
+			}
 		}
-		if pid != 0 {
-			v.r.Log.Info(fmt.Sprintf("libvirt at %s is unreachable (%v); domain %s runs as process %d", v.s.URI, why, v.name, pid))
-			return ocf.Success, nil
-		}
-		return ocf.NotRunning, ocf.Stopped("libvirt at %s is unreachable and domain %s has no %s process", v.s.URI, v.name, emulator)
+		return ocf.NotRunning, ocf.Stopped("libvirt at %s is unusable and domain %s has no %s process", v.s.URI, v.name, strings.Join(fams, " or "))
 	}
 	if _, err := v.r.Run.LookPath("xl"); err == nil {
 		_, err := v.r.Run.Run(ctx, "xl", "list", v.name)
@@ -102,11 +145,11 @@ func (v *invocation) processStatus(ctx context.Context, why error) (ocf.Status, 
 		case err == nil:
 			return ocf.Success, nil
 		case errors.As(err, &re) && re.ExitCode > 0:
-			return ocf.NotRunning, ocf.Stopped("libvirt at %s is unreachable and xl does not list domain %s", v.s.URI, v.name)
+			return ocf.NotRunning, ocf.Stopped("libvirt at %s is unusable and xl does not list domain %s", v.s.URI, v.name)
 		}
 	}
-	return ocf.ErrGeneric, ocf.Generic("the state of domain %s cannot be told without libvirt (emulator %q); libvirt: %v",
-		v.name, emulator, brief(why))
+	return ocf.ErrGeneric, ocf.Generic("the state of domain %s cannot be told without libvirt (no emulator process to look for); libvirt: %v",
+		v.name, brief(why))
 }
 
 // runScripts runs the monitor scripts one after the other.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -34,10 +35,37 @@ func (a *Agent) Stop(ctx context.Context, r *ocf.Resource) error {
 		}
 		r.Log.Warn(fmt.Sprintf("%s; stopping domain %s recorded at its start", ocf.ReasonOf(v.cfgErr), v.name))
 	}
+	return v.stop(ctx)
+}
+
+// StopRecorded stops the guest start recorded, for a stop whose
+// parameters cannot be used (ocf.RecordStopper): through the URI start
+// used, asking it to shut down and destroying it before the deadline, as
+// stop does with the default parameters.
+func (a *Agent) StopRecorded(ctx context.Context, r *ocf.Resource) error {
+	rec := loadRecord(r.Env)
+	if rec.Domain == "" {
+		return nil
+	}
+	s := &settings{URI: rec.URI}
+	if s.URI == "" {
+		s.URI = virt.DefaultURI(r.Env.Environ, a.LibvirtConf, os.Geteuid())
+	}
+	s.ShutdownMode, _ = virt.ParseShutdownMode("")
+	v := &invocation{a: a, r: r, s: s, rec: rec, name: rec.Domain}
+	v.uuid, _ = virt.ParseUUID(rec.UUID)
+	defer v.close()
+	r.Log.Warn(fmt.Sprintf("stopping domain %s, recorded at its start, through %s", v.name, s.URI))
+	return v.stop(ctx)
+}
+
+// stop stops v's guest (see Stop).
+func (v *invocation) stop(ctx context.Context) error {
+	r := v.r
 	dl := deadline(ctx)
 	// Give libvirtd a third of the time to come back (a restart), as the
 	// reference agent retries three times before it gives up.
-	_, err = v.connect(ctx, time.Now().Add(time.Until(dl)/3))
+	_, err := v.connect(ctx, time.Now().Add(time.Until(dl)/3))
 	if err != nil {
 		return v.stopWithoutLibvirt(ctx, err)
 	}
@@ -162,24 +190,19 @@ func (v *invocation) stopped() error {
 	return nil
 }
 
-// stopWithoutLibvirt decides a stop when libvirt cannot be used. A host
-// without the URI's driver, or a URI that cannot work, has no guest of
-// this resource running. Otherwise the emulator process decides: when it
-// is gone the guest is stopped; when it runs, the stop fails, since the
-// guest cannot be stopped without libvirtd.
+// stopWithoutLibvirt decides a stop when libvirt cannot be used: it is
+// unreachable, or it answers without the URI's driver (which may have
+// failed to load while its guests run on). The emulator process decides:
+// when it is gone the guest is stopped; when it runs, the stop fails,
+// since the guest cannot be stopped without libvirt.
 func (v *invocation) stopWithoutLibvirt(ctx context.Context, err error) error {
-	switch ocf.StatusOf(err) {
-	case ocf.ErrInstalled, ocf.ErrConfigured:
-		v.r.Log.Info(fmt.Sprintf("%s: no guest can run here through it; considered stopped", ocf.ReasonOf(err)))
-		return v.stopped()
-	}
 	status, perr := v.processStatus(ctx, err)
 	if status == ocf.NotRunning {
 		v.r.Log.Info(fmt.Sprintf("%s; considered stopped", ocf.ReasonOf(perr)))
 		return v.stopped()
 	}
 	if status == ocf.Success {
-		return ocf.Generic("domain %s still runs and cannot be stopped: libvirt is unreachable at %s: %w", v.name, v.s.URI, err)
+		return ocf.Generic("domain %s still runs and cannot be stopped: libvirt at %s: %w", v.name, v.s.URI, brief(err))
 	}
 	return ocf.Generic("cannot stop domain %s: %w", v.name, perr)
 }
