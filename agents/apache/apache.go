@@ -114,6 +114,12 @@ func (a *Agent) Monitor(ctx context.Context, r *ocf.Resource) (ocf.Status, error
 	recurring := r.Env.Action == "monitor" && r.Env.Interval > 0
 	master, why := a.running(ctx, in, recurring)
 	if master == nil {
+		// No pid file (or a stale one), but an httpd of this
+		// configuration file runs: "not running" would have Pacemaker
+		// start a second one here or elsewhere.
+		if procs := a.instanceProcs(in); len(procs) > 0 {
+			return ocf.ErrGeneric, ocf.Generic("httpd of %s runs (pid %d) but %s", in.configFile, procs[0].PID, why)
+		}
 		return ocf.NotRunning, ocf.Stopped("%s", why)
 	}
 	if r.Env.CheckLevel >= 10 {
@@ -299,12 +305,36 @@ func (a *Agent) httpdNames(in *instance) []string {
 // isHTTPD tells a pid file's process from an unrelated one that reused a
 // stale pid: it runs this configuration file, or its executable or
 // argv[0] is an httpd. When that cannot be read, it is taken to be httpd.
+//
+// An httpd run with another configuration file (-f) is another
+// instance, whose pid the stale file names after a crash and a reboot:
+// not this resource's, never to be reported as it or stopped by it.
 func (a *Agent) isHTTPD(in *instance, p proc.Proc) bool {
 	argv, err := a.Proc.Cmdline(p.PID)
 	if err != nil {
 		return true // cannot tell
 	}
-	return in.isInstanceArgv(argv) || a.runsHTTPD(in, p, argv)
+	if in.isInstanceArgv(argv) {
+		return true
+	}
+	if _, other := configArg(argv); other {
+		return false
+	}
+	return a.runsHTTPD(in, p, argv)
+}
+
+// configArg is the configuration file an httpd command line names with
+// -f FILE or -fFILE, if any.
+func configArg(argv []string) (string, bool) {
+	for i, a := range argv {
+		switch {
+		case a == "-f" && i+1 < len(argv):
+			return argv[i+1], true
+		case strings.HasPrefix(a, "-f") && len(a) > 2:
+			return a[2:], true
+		}
+	}
+	return "", false
 }
 
 // runsHTTPD reports whether the process's argv[0] or executable is an

@@ -47,6 +47,11 @@ var foregroundOptions = map[string]bool{"-X": true, "FOREGROUND": true, "NO_DETA
 // params checks the parameters that need no file on this host. Bind has
 // checked their types already.
 func params(r *ocf.Resource) (*instance, error) {
+	in, err := checkParams(r)
+	return in, ocf.BadParameter(err)
+}
+
+func checkParams(r *ocf.Resource) (*instance, error) {
 	p := r.Params
 	in := &instance{
 		httpdParam: p.String("httpd"),
@@ -154,6 +159,11 @@ func (a *Agent) load(r *ocf.Resource, lenient bool) (*instance, error) {
 		}
 	}
 	in.conf, err = apacheconf.Parse(in.configFile, opts)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		// A file it includes is missing (or unreadable) on this node: a
+		// problem of this node, not of the configuration everywhere.
+		return nil, ocf.Installed("configfile: %w", err)
+	}
 	if err != nil {
 		// The error names the file (configfile's value or a file it
 		// includes) after what is wrong with it.

@@ -132,7 +132,7 @@ func TestRecurringMonitorWaitsForAPidFileBeingRewritten(t *testing.T) {
 	}
 	// A graceful restart rewrites the pid file: for a moment there is none.
 	os.Remove(s.PidFile)
-	a.want(t, "monitor", probe, ocf.NotRunning) // a probe does not wait
+	a.want(t, "monitor", probe, ocf.ErrGeneric) // a probe does not wait, and httpd runs
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -288,9 +288,9 @@ func TestStopOfStraysWithoutAPidFile(t *testing.T) {
 	a := ocfbox(t, s, nil)
 	a.want(t, "start", nil, ocf.Success)
 	spawnStrays(t, s)
-	// The pid file is lost; httpd still runs.
+	// The pid file is lost; httpd still runs, and is not "not running".
 	os.Remove(s.PidFile)
-	a.want(t, "monitor", probe, ocf.NotRunning)
+	a.want(t, "monitor", probe, ocf.ErrGeneric)
 	a.want(t, "stop", map[string]string{"timeout": "10000"}, ocf.Success)
 	if left := s.procs(t); len(left) > 0 {
 		t.Errorf("processes left after stop: %v", left)
@@ -423,7 +423,8 @@ func TestConfigurationEditedWhileRunning(t *testing.T) {
 	if left := s.procs(t); len(left) > 0 {
 		t.Errorf("processes left after stop: %v", left)
 	}
-	res := a.want(t, "start", nil, ocf.ErrConfigured)
+	// A file missing on this node: 5, not a ban on every node.
+	res := a.want(t, "start", nil, ocf.ErrInstalled)
 	if !strings.Contains(res.Reason, "missing.conf") {
 		t.Errorf("start reason %q, want it to name missing.conf", res.Reason)
 	}

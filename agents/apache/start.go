@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -32,6 +33,7 @@ func (a *Agent) Start(ctx context.Context, r *ocf.Resource) error {
 	master, why := a.running(ctx, in, false)
 	if master != nil {
 		r.Log.Info(fmt.Sprintf("httpd is already running (pid %d)", master.PID))
+		a.record(r, in)
 		return nil
 	}
 	if strays := a.instanceProcs(in); len(strays) > 0 {
@@ -59,6 +61,11 @@ func (a *Agent) Start(ctx context.Context, r *ocf.Resource) error {
 		return ocf.Generic("httpd -t did not finish: %w", err)
 	case errors.As(err, &re) && re.ExitCode > 0:
 		r.Log.Error(fmt.Sprintf("configuration test of %s failed: %s", in.configFile, strings.TrimSpace(re.Stderr)))
+		if path := missingPath(re.Stderr); path != "" {
+			// A certificate, module or included file missing on this
+			// node: another node may have it, so not a ban everywhere.
+			return ocf.Installed("httpd -t: %s does not exist on this node: %s", path, firstError([]byte(re.Stderr)))
+		}
 		return ocf.Configured("httpd -t: %s", firstError([]byte(re.Stderr)))
 	default:
 		return ocf.Installed("httpd=%q cannot run: %v", httpd, err)
@@ -75,6 +82,9 @@ func (a *Agent) Start(ctx context.Context, r *ocf.Resource) error {
 			return ocf.Generic("remove stale pid file: %w", err)
 		}
 	}
+	// Recorded before httpd runs, so that even a start killed half-way
+	// leaves what a later stop needs to find it.
+	a.record(r, in)
 	logStart := fileSize(in.conf.ErrorLog)
 	r.Log.Info("starting " + strings.Join(argv, " "))
 	if _, err := run.Run(ctx, argv...); err != nil {
@@ -165,7 +175,8 @@ func firstError(outputs ...[]byte) string {
 	var lines []string
 	for _, o := range outputs {
 		for _, l := range strings.Split(string(o), "\n") {
-			if l = strings.TrimSpace(l); l != "" && !isWarning(l) {
+			// A line that is only a log prefix ("[…]") says nothing.
+			if l = strings.TrimSpace(l); l != "" && !isWarning(l) && strings.TrimSpace(clean(l)) != "" {
 				lines = append(lines, l)
 			}
 		}
@@ -183,6 +194,30 @@ func firstError(outputs ...[]byte) string {
 		msg += " " + clean(lines[1])
 	}
 	return msg
+}
+
+// missingPath is the first absolute path httpd's error output names that
+// does not exist here ("" for none): httpd -t fails the same way for a
+// typo in the configuration and for a file one node lacks, and only the
+// second is this node's problem.
+func missingPath(out string) string {
+	for _, line := range strings.Split(out, "\n") {
+		if isWarning(line) {
+			continue
+		}
+		for _, f := range strings.FieldsFunc(line, func(r rune) bool {
+			return strings.ContainsRune(" \t'\"()[],", r)
+		}) {
+			f = strings.TrimRight(f, ":.;")
+			if !strings.HasPrefix(f, "/") || len(f) < 2 {
+				continue
+			}
+			if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
+				return f
+			}
+		}
+	}
+	return ""
 }
 
 var syntaxError = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`Syntax error on line (\d+) of (.*):$`) })

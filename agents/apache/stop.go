@@ -2,8 +2,12 @@ package apache
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,17 +32,73 @@ func (a *Agent) Stop(ctx context.Context, r *ocf.Resource) error {
 		}
 		r.Log.Warn(fmt.Sprintf("stop: %s; looking for httpd by its pid file %s and command line", ocf.ReasonOf(loadErr), in.pidFile))
 	}
+	return a.stop(ctx, r, in)
+}
+
+// stop stops the httpd of in: the one its pid file names and those run
+// with its configuration file.
+func (a *Agent) stop(ctx context.Context, r *ocf.Resource, in *instance) error {
 	master, _ := a.running(ctx, in, false)
 	others := a.instanceProcs(in)
 	if master == nil && len(others) == 0 {
 		r.Log.Info("httpd is not running")
+		forgetRecord(r)
 		return nil
 	}
 	if err := a.terminate(ctx, r, in, master, others); err != nil {
 		return ocf.Generic("stop: %w", err)
 	}
 	r.Log.Info("httpd stopped")
+	forgetRecord(r)
 	return nil
+}
+
+// startRecord is what start records, in the state directory, about the
+// httpd it runs: enough for a stop whose parameters cannot be used to
+// find it (its configuration file, pid file and binary).
+type startRecord struct {
+	ConfigFile string `json:"configfile"`
+	PidFile    string `json:"pidfile"`
+	HTTPD      string `json:"httpd"`
+}
+
+func recordFile(r *ocf.Resource) string { return r.Env.StatePath(".started") }
+
+// record writes the start record; a failure is logged (httpd can run
+// without it, only a stop with broken parameters needs it).
+func (a *Agent) record(r *ocf.Resource, in *instance) {
+	b, _ := json.Marshal(startRecord{ConfigFile: in.configFile, PidFile: in.pidFile, HTTPD: in.httpdParam})
+	err := os.MkdirAll(filepath.Dir(recordFile(r)), 0o755)
+	if err == nil {
+		err = os.WriteFile(recordFile(r), b, 0o644)
+	}
+	if err != nil {
+		r.Log.Warn(fmt.Sprintf("cannot record the start in %s: %v", recordFile(r), err))
+	}
+}
+
+func forgetRecord(r *ocf.Resource) {
+	if err := os.Remove(recordFile(r)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.Log.Warn(fmt.Sprintf("remove %s: %v", recordFile(r), err))
+	}
+}
+
+// StopRecorded stops the httpd start recorded, for a stop whose
+// parameters cannot be used (ocf.RecordStopper).
+func (a *Agent) StopRecorded(ctx context.Context, r *ocf.Resource) error {
+	b, err := os.ReadFile(recordFile(r))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	var rec startRecord
+	if err == nil {
+		err = json.Unmarshal(b, &rec)
+	}
+	if err != nil || rec.ConfigFile == "" {
+		return ocf.Generic("start record %s cannot be read (%v): the httpd it names cannot be found", recordFile(r), err)
+	}
+	r.Log.Warn(fmt.Sprintf("stopping the httpd of %s (pid file %s) that start recorded", rec.ConfigFile, rec.PidFile))
+	return a.stop(ctx, r, &instance{configFile: rec.ConfigFile, pidFile: rec.PidFile, httpdParam: rec.HTTPD})
 }
 
 // fallbackInstance is what stop and monitor can know when the
