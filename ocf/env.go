@@ -152,10 +152,10 @@ func ReadEnv(environ []string, agent, action string) *Env {
 		NodeMax:         atoi(e.Meta["clone_node_max"]),
 		PromotedMax:     atoi(first(e.Meta["promoted_max"], e.Meta["master_max"])),
 		PromotedNodeMax: atoi(first(e.Meta["promoted_node_max"], e.Meta["master_node_max"])),
-		GloballyUnique:  IsTrue(e.Meta["globally_unique"]),
-		Notify:          IsTrue(e.Meta["notify"]),
+		GloballyUnique:  pacemakerTrue(e.Meta["globally_unique"]),
+		Notify:          pacemakerTrue(e.Meta["notify"]),
 	}
-	e.Clone.Promotable = IsTrue(e.Meta["promotable"]) || e.Clone.PromotedMax > 0
+	e.Clone.Promotable = pacemakerTrue(e.Meta["promotable"]) || e.Clone.PromotedMax > 0
 	list := func(name string) []string { return strings.Fields(e.Meta["notify_"+name]) }
 	listOr := func(name, legacy string) []string {
 		if l := list(name); len(l) > 0 {
@@ -239,20 +239,34 @@ func (e *Env) FeatureSetAtLeast(want string) bool {
 	return true
 }
 
-// IsTrue is ocf_is_true: yes, true, 1, on, ja (any case).
+// IsTrue is ocf_is_true exactly as resource-agents' ocf-shellfuncs
+// defines it: yes, true, 1, YES, TRUE, True, ja, on and ON are true, and
+// every other value (Yes, y, On, " yes ", …) is false. Operators' CIBs
+// were written against that reading; Bind refuses, on actions that
+// change what runs, a value it reads as false that looks meant as true.
 func IsTrue(s string) bool {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "yes", "true", "1", "on", "ja", "y":
+	switch s {
+	case "yes", "true", "1", "YES", "TRUE", "True", "ja", "on", "ON":
 		return true
 	}
 	return false
 }
 
 // isFalse is the counterpart of IsTrue for values an operator writes to
-// mean "off".
+// mean "off", in any case.
 func isFalse(s string) bool {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "no", "false", "0", "off", "nein", "n":
+		return true
+	}
+	return false
+}
+
+// pacemakerTrue is Pacemaker's own reading of a boolean (crm_is_true),
+// for the meta attributes it passes: true, on, yes, y or 1, in any case.
+func pacemakerTrue(s string) bool {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true", "on", "yes", "y", "1":
 		return true
 	}
 	return false

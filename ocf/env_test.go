@@ -1,11 +1,13 @@
 package ocf_test
 
 import (
+	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
 )
 
@@ -306,14 +308,32 @@ func TestFeatureSetAtLeast(t *testing.T) {
 }
 
 func TestIsTrue(t *testing.T) {
-	for _, v := range []string{"yes", "true", "1", "on", "ja", "YES", "TRUE", "True", "ON", " yes "} {
+	for _, v := range []string{"yes", "true", "1", "on", "ja", "YES", "TRUE", "True", "ON"} {
 		if !ocf.IsTrue(v) {
 			t.Errorf("IsTrue(%q) = false, want true as ocf_is_true", v)
 		}
 	}
-	for _, v := range []string{"no", "false", "0", "off", "", "nein", "maybe", "2"} {
+	// ocf_is_true is a case pattern: these are false in the reference.
+	for _, v := range []string{"no", "false", "0", "off", "", "nein", "maybe", "2", "Yes", "y", "Y", "On", "tRUE", " yes ", "yes "} {
 		if ocf.IsTrue(v) {
 			t.Errorf("IsTrue(%q) = true, want false", v)
+		}
+	}
+}
+
+// IsTrue answers as resource-agents' own ocf_is_true does, value for
+// value (the installed ocf-shellfuncs, run by sh).
+func TestIsTrueAgreesWithOCFShellfuncs(t *testing.T) {
+	const shellfuncs = "/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs"
+	testenv.RequireFile(t, shellfuncs)
+	sh := testenv.RequireTool(t, "sh")
+	for _, v := range []string{"yes", "true", "1", "YES", "TRUE", "True", "ja", "on", "ON",
+		"Yes", "y", "Y", "On", "oN", "tRUE", "JA", "Ja", " yes", "yes ", "no", "false", "0", "off", "", "maybe", "2", "-1", "nein"} {
+		// The value is an argument of the script, never part of it.
+		err := exec.Command(sh, "-c", `. "$1" >/dev/null 2>&1; ocf_is_true "$2"`, "sh", shellfuncs, v).Run()
+		want := err == nil
+		if got := ocf.IsTrue(v); got != want {
+			t.Errorf("IsTrue(%q) = %v; ocf_is_true says %v", v, got, want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package ocf_test
 
 import (
+	"context"
 	"fmt"
 	"reflect"
 	"slices"
@@ -147,7 +148,8 @@ func TestBindRejectsBadValues(t *testing.T) {
 		{"an integer that is a word", []string{"OCF_RESKEY_count=many"}, `parameter count="many" is not an integer`},
 		{"an integer with a fraction", []string{"OCF_RESKEY_count=1.5"}, `parameter count="1.5" is not an integer`},
 		{"an integer too large", []string{"OCF_RESKEY_count=99999999999999999999"}, `parameter count="99999999999999999999" is not an integer`},
-		{"a boolean that is neither", []string{"OCF_RESKEY_enabled=maybe"}, `parameter enabled="maybe" is not a boolean (true or false)`},
+		{"a boolean that is neither", []string{"OCF_RESKEY_enabled=maybe"}, `parameter enabled="maybe" is not a boolean ocf_is_true knows (yes, true, 1, on; no, false, 0, off)`},
+		{"a boolean that looks true but ocf_is_true reads as false", []string{"OCF_RESKEY_enabled=Yes"}, `parameter enabled="Yes" is not a boolean ocf_is_true knows (yes, true, 1, on; no, false, 0, off)`},
 		{"a time that is a word", []string{"OCF_RESKEY_wait=soon"}, `parameter wait="soon" is not a time (e.g. 20s)`},
 		{"a negative time", []string{"OCF_RESKEY_wait=-5"}, `parameter wait="-5" is not a time (e.g. 20s)`},
 		{"a time that is NaN", []string{"OCF_RESKEY_wait=NaN"}, `parameter wait="NaN" is not a time (e.g. 20s)`},
@@ -230,6 +232,50 @@ func TestParseDuration(t *testing.T) {
 		"5  s", "5s ms", "5.s", "5.", "s5", "5s5", "5_s", "5\ts", "5é"} {
 		if got, err := ocf.ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
+		}
+	}
+}
+
+// A boolean ocf_is_true does not know ("Yes", "y", "maybe") reads as
+// false, as the reference agents read it; start refuses it (it would
+// silently turn a feature off, or the operator meant it on), but a probe,
+// a monitor or a stop runs, so that what runs is still seen and stopped
+// on every node, and logs why.
+func TestUnknownBooleanIsFalseOutsideActionsThatChangeWhatRuns(t *testing.T) {
+	for _, v := range []string{"Yes", "y", "On", "maybe", " yes "} {
+		for _, tt := range []struct {
+			action  string
+			environ []string
+		}{
+			{"monitor", nil},
+			{"monitor", []string{recurring}},
+			{"stop", nil},
+		} {
+			var got bool
+			a := &testAgent{do: map[string]step{"stop": func(_ context.Context, r *ocf.Resource) error {
+				got = r.Params.Bool("enabled")
+				return nil
+			}}, monitor: func(_ context.Context, r *ocf.Resource) (ocf.Status, error) {
+				got = r.Params.Bool("enabled")
+				return ocf.Success, nil
+			}}
+			out := runAgent(t, a, execdEnv(t, append(tt.environ, "OCF_RESKEY_enabled="+v)...), tt.action)
+			if out.status != ocf.Success || got {
+				t.Errorf("%s %v with enabled=%q: status %v, enabled read as %v; want success and false", tt.action, tt.environ, v, out.status, got)
+			}
+			if !strings.Contains(out.stderr, "read as false") {
+				t.Errorf("%s with enabled=%q logged no warning:\n%s", tt.action, v, out.stderr)
+			}
+		}
+	}
+	for _, v := range []string{"yes", "true", "1", "YES", "TRUE", "True", "ja", "on", "ON"} {
+		var got bool
+		a := &testAgent{do: map[string]step{"start": func(_ context.Context, r *ocf.Resource) error {
+			got = r.Params.Bool("enabled")
+			return nil
+		}}}
+		if out := runAgent(t, a, execdEnv(t, "OCF_RESKEY_enabled="+v), "start"); out.status != ocf.Success || !got {
+			t.Errorf("start with enabled=%q: %v, enabled=%v; want success and true", v, out.status, got)
 		}
 	}
 }
