@@ -3,6 +3,7 @@
 #   make demo       install what is needed, the agents, and run one (as root)
 #   make test       install what is needed, build, vet, run every test (as root)
 #   make cgotest    bin/ocfbox-cgo and the libvirt contract tests with its client (make test runs it)
+#   make fuzz       every Fuzz* target of the module for FUZZTIME (5s) each (make test runs it)
 #   make install    DESTDIR=, PREFIX=/usr; make uninstall
 #   make deb / rpm  packages in dist/ (DIST=)
 #   make bench      ocfbox against the reference agents, as a table
@@ -42,7 +43,7 @@ DIST        ?= dist
 STAGE       := $(DIST)/stage
 
 .PHONY: all build deps gocheck test unit vet fmtcheck clean install uninstall \
-	stage deb rpm bench demo demo-cluster cgo cgotest
+	stage deb rpm bench demo demo-cluster cgo cgotest fuzz
 
 all: build
 
@@ -86,6 +87,21 @@ unit: gocheck
 test: deps build vet fmtcheck
 	$(GO) test -count=1 -p 2 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 	$(MAKE) cgotest
+	$(MAKE) fuzz
+
+# Every Fuzz* function of the module, found by go test -list (in the
+# packages whose tests declare one, so that only those are linked), run for
+# FUZZTIME each (their seed corpora and testdata/fuzz crashers already
+# ran as tests above). A crasher fails the run and stays in the package's
+# testdata/fuzz/<FuzzName>/ as a regression case to commit with the fix.
+FUZZTIME ?= 5s
+fuzz: gocheck
+	@$(GO) test -list '^Fuzz' $$(grep -rlE --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u) | awk '/^Fuzz/ { f[n++] = $$1; next } /^ok/ { for (i = 0; i < n; i++) print $$2, f[i]; n = 0 }' >.fuzz-targets
+	@echo "make fuzz: $$(wc -l <.fuzz-targets) targets, $(FUZZTIME) each"
+	@while read -r pkg fn; do \
+		echo "fuzz $$pkg $$fn"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg >.fuzz-out 2>&1 || { cat .fuzz-out; rm -f .fuzz-targets .fuzz-out; exit 1; }; \
+	done <.fuzz-targets; rm -f .fuzz-targets .fuzz-out
 
 # VirtualDomain's other client: libvirt's library, loaded with dlopen,
 # passes the same contract tests against a real libvirtd; bin/ocfbox-cgo
