@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/ocfbox/ocfbox/ocf"
 	"github.com/ocfbox/ocfbox/pkg/proc"
@@ -92,4 +94,74 @@ func TestStopWithInvalidParametersStopsTheRecordedHttpd(t *testing.T) {
 		t.Fatalf("stop with invalid parameters reported success and left %v", left)
 	}
 	a.want(t, "monitor", probe, ocf.NotRunning)
+}
+
+// The agent SIGKILLed at several points of a start (pacemaker-execd at
+// the timeout): whatever it left, the next probe never says "not running"
+// while an httpd of the configuration runs, and the stop that follows
+// leaves nothing; a new start then runs exactly one httpd.
+func TestAgentKilledInTheMiddleOfStart(t *testing.T) {
+	s := newSite(t, siteOptions{})
+	a := ocfbox(t, s, nil)
+	for _, at := range []time.Duration{2 * time.Millisecond, 8 * time.Millisecond, 15 * time.Millisecond, 25 * time.Millisecond, 40 * time.Millisecond} {
+		res := a.run(t, "start", nil, at)
+		time.Sleep(300 * time.Millisecond) // what the start launched settles
+		running := len(s.procs(t)) > 0
+		probe := a.run(t, "monitor", probe, 0)
+		if running && probe.Status == ocf.NotRunning {
+			t.Fatalf("start killed after %s (%s): probe says not running while httpd runs: %v", at, res, s.procs(t))
+		}
+		if !running && probe.Status != ocf.NotRunning {
+			t.Errorf("start killed after %s (%s): probe %s with no httpd", at, res, probe)
+		}
+		a.want(t, "stop", nil, ocf.Success)
+		if left := s.procs(t); len(left) > 0 {
+			t.Fatalf("start killed after %s: stop left %v", at, left)
+		}
+	}
+	a.want(t, "start", nil, ocf.Success)
+	a.want(t, "monitor", recurring, ocf.Success)
+	a.want(t, "stop", nil, ocf.Success)
+}
+
+// Two starts of the resource at once (an operator's crm_resource
+// --force-start while Pacemaker starts it): one httpd, both report it
+// started; then a stop racing a start leaves a consistent answer.
+func TestTwoActionsAtOnce(t *testing.T) {
+	s := newSite(t, siteOptions{})
+	a := ocfbox(t, s, nil)
+	var wg sync.WaitGroup
+	results := make([]result, 2)
+	for i := range results {
+		wg.Add(1)
+		go func() { defer wg.Done(); results[i] = a.run(t, "start", nil, 0) }()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.Status != ocf.Success {
+			t.Errorf("start %d: %s (%s)", i, r, r.Reason)
+		}
+	}
+	masters := 0
+	for _, p := range s.procs(t) {
+		if p.PID == p.SID {
+			masters++
+		}
+	}
+	if masters != 1 {
+		t.Fatalf("two starts at once left %d httpd masters: %v", masters, s.procs(t))
+	}
+	var stop, start result
+	wg.Add(2)
+	go func() { defer wg.Done(); stop = a.run(t, "stop", nil, 0) }()
+	go func() { defer wg.Done(); start = a.run(t, "start", nil, 0) }()
+	wg.Wait()
+	if stop.Status != ocf.Success || start.Status != ocf.Success {
+		t.Fatalf("stop %s, start %s", stop, start)
+	}
+	probe := a.run(t, "monitor", probe, 0)
+	if running := len(s.procs(t)) > 0; running != (probe.Status == ocf.Success) {
+		t.Fatalf("after a stop and a start at once: probe %s, httpd processes %v", probe, s.procs(t))
+	}
+	a.want(t, "stop", nil, ocf.Success)
 }

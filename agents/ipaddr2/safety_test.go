@@ -1,8 +1,11 @@
 package ipaddr2_test
 
 import (
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ocfbox/ocfbox/ocf"
 )
@@ -61,4 +64,52 @@ func TestStopWithInvalidParametersRemovesTheRecordedAddress(t *testing.T) {
 			l.expect(t, agent, call{action: "stop", params: bad}, ocf.Success)
 		})
 	}
+}
+
+// The agent SIGKILLed in the middle of a start (pacemaker-execd at the
+// timeout), here while it announces the address in the foreground: the
+// address is up and recorded, so the next probe reports it running and
+// the stop removes it; a new start adds it once.
+func TestAgentKilledInTheMiddleOfStart(t *testing.T) {
+	l := newLab(t)
+	agent := ocfbox(t)
+	p := map[string]string{"ip": "192.0.2.10", "arp_bg": "false", "arp_count": "40", "arp_interval": "100"}
+	cmd := exec.Command(agent, "start")
+	cmd.Env = []string{
+		"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT=/usr/lib/ocf",
+		"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1",
+		"OCF_RESOURCE_INSTANCE=vip", "OCF_RESOURCE_TYPE=IPaddr2",
+		"HA_RSCTMP=" + l.rsctmp, "OCF_RESKEY_CRM_meta_timeout=20000",
+	}
+	for k, v := range p {
+		cmd.Env = append(cmd.Env, "OCF_RESKEY_"+k+"="+v)
+	}
+	if err := l.ns.Start(cmd); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the address is up (start then announces for 4 s).
+	for i := 0; l.where(t, "192.0.2.10") == "" && i < 100; i++ {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond)
+	cmd.Process.Signal(syscall.SIGKILL)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("start was not killed in the middle (it returned %v): make it announce longer", err)
+	}
+	if w := l.where(t, "192.0.2.10"); w != "192.0.2.10/24 on va" {
+		t.Fatalf("after the killed start: %q", w)
+	}
+	l.expect(t, agent, call{action: "monitor", params: p}, ocf.Success)
+	l.expect(t, agent, call{action: "stop", params: p}, ocf.Success)
+	if w := l.where(t, "192.0.2.10"); w != "" {
+		t.Fatalf("stop after a killed start left %s", w)
+	}
+	l.expect(t, agent, call{action: "monitor", params: p}, ocf.NotRunning)
+	p["arp_count"] = "1"
+	l.expect(t, agent, call{action: "start", params: p}, ocf.Success)
+	if w := l.where(t, "192.0.2.10"); w != "192.0.2.10/24 on va" {
+		t.Fatalf("start after that: %q, want the address once", w)
+	}
+	l.expect(t, agent, call{action: "stop", params: p}, ocf.Success)
 }
