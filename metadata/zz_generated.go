@@ -613,7 +613,7 @@ ocfbox's drop-in for ocf:pacemaker:Stateful.
 <shortdesc lang="en">Promotable test resource</shortdesc>
 
 <parameters>
-<parameter name="state" unique="1">
+<parameter name="state" unique="0">
 <longdesc lang="en">
 File that holds this instance's role. For anonymous clones the clone
 number is left out of the default name.
@@ -658,7 +658,7 @@ notification.
 var specStateful = ocf.Metadata{
 	Name: "Stateful", Version: "1.0", ShortDesc: "Promotable test resource",
 	Parameters: []ocf.ParamSpec{
-		{Name: "state", Type: "string", Default: "${HA_VARRUN}/Stateful-${OCF_RESOURCE_INSTANCE}.state", Required: false, Unique: true},
+		{Name: "state", Type: "string", Default: "${HA_VARRUN}/Stateful-${OCF_RESOURCE_INSTANCE}.state", Required: false, Unique: false},
 		{Name: "envfile", Type: "string", Default: "", Required: false, Unique: false},
 		{Name: "notify_delay", Type: "string", Default: "", Required: false, Unique: false},
 	},
