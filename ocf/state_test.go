@@ -148,3 +148,38 @@ func TestTakeLockReportsALockFileItCannotOpen(t *testing.T) {
 		}
 	}
 }
+
+// An action leaves nothing in the state directory: Unlock removes the
+// lock's file, and a waiter that had opened the removed file takes the
+// lock anew instead of holding a lock nobody else sees.
+func TestUnlockLeavesNoFileAndWaitersStillExclude(t *testing.T) {
+	rsctmp := t.TempDir()
+	env := stateEnv(rsctmp, "web")
+	first, err := takeLock(t, env, ".action", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *ocf.Lock, 2)
+	for range 2 {
+		go func() {
+			l, err := takeLock(t, env, ".action", 10*time.Second)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- l
+		}()
+	}
+	time.Sleep(150 * time.Millisecond)
+	first.Unlock()
+	second := <-got
+	select {
+	case l := <-got:
+		t.Fatalf("two waiters hold the lock at once (%v, %v)", second, l)
+	case <-time.After(300 * time.Millisecond):
+	}
+	second.Unlock()
+	(<-got).Unlock()
+	if entries, _ := os.ReadDir(rsctmp); len(entries) > 0 {
+		t.Errorf("the state directory holds %v after every lock was released", entries)
+	}
+}

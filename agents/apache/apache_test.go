@@ -97,7 +97,7 @@ func TestBadInputsGetTheirStatusAndAReasonNamingTheParameter(t *testing.T) {
 		{"configfile missing", map[string]string{"configfile": missing}, ocf.ErrInstalled, ocf.NotRunning, []string{"configfile=", missing, "does not exist"}},
 		{"configfile a directory", map[string]string{"configfile": t.TempDir()}, ocf.ErrInstalled, ocf.NotRunning, []string{"configfile=", "not a regular file"}},
 		{"testconffile unreadable", map[string]string{"testconffile": unreadableTests}, ocf.ErrInstalled, ocf.Success, []string{"testconffile=", unreadableTests}},
-		{"use_ipv6 not a boolean", map[string]string{"use_ipv6": "maybe"}, ocf.ErrConfigured, ocf.ErrConfigured, []string{"use_ipv6", "maybe"}},
+		{"use_ipv6 not a boolean (a probe reads it as false, as ocf_is_true)", map[string]string{"use_ipv6": "maybe"}, ocf.ErrConfigured, ocf.NotRunning, []string{"use_ipv6", "maybe"}},
 		{"httpd missing everywhere", map[string]string{"httpd": "/nonexistent/httpd"}, ocf.ErrInstalled, ocf.NotRunning, []string{"httpd=", "/nonexistent/httpd"}},
 	}
 	for _, tt := range tests {
