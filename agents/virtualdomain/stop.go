@@ -202,7 +202,11 @@ func (v *invocation) stopWithoutLibvirt(ctx context.Context, err error) error {
 		return v.stopped()
 	}
 	if status == ocf.Success {
-		return ocf.Generic("domain %s still runs and cannot be stopped: libvirt at %s: %w", v.name, v.s.URI, brief(err))
+		how := "cannot manage it"
+		if errors.Is(err, virt.ErrUnreachable) {
+			how = "is unreachable"
+		}
+		return ocf.Generic("domain %s still runs and cannot be stopped: libvirt %s (%w) at %s", v.name, how, brief(err), v.s.URI)
 	}
 	return ocf.Generic("cannot stop domain %s: %w", v.name, perr)
 }
