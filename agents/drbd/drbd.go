@@ -51,8 +51,15 @@ type config struct {
 // names DRBD and drbdadm accept, as the reference checks them.
 var safeName = regexp.MustCompile(`^[-%+./0-9:=@A-Z_a-z]+$`)
 
-// readConfig checks the parameters without running anything.
+// readConfig checks the parameters without running anything; its errors
+// are marked ocf.BadParameter, so that a stop with parameters no node can
+// use reports success (the ocf stop rule).
 func readConfig(r *ocf.Resource) (*config, error) {
+	c, err := readConfigUnmarked(r)
+	return c, ocf.BadParameter(err)
+}
+
+func readConfigUnmarked(r *ocf.Resource) (*config, error) {
 	p := r.Params
 	c := &config{
 		res:                 p.String("drbd_resource"),

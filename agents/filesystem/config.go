@@ -68,7 +68,15 @@ var (
 	cloneLocal = []string{"ext4", "ext4dev", "ext3", "reiserfs", "reiser4", "xfs", "jfs"}
 )
 
+// parseConfig checks the parameters; its errors are marked ocf.BadParameter,
+// so that a stop with parameters no node can use reports success
+// (the ocf stop rule).
 func parseConfig(r *ocf.Resource) (*config, error) {
+	c, err := parseConfigUnmarked(r)
+	return c, ocf.BadParameter(err)
+}
+
+func parseConfigUnmarked(r *ocf.Resource) (*config, error) {
 	p := r.Params
 	c := &config{
 		device:  p.String("device"),
