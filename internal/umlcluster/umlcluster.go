@@ -73,8 +73,9 @@
 // first-boot setup (DRBD metadata, the primed node's file system), starts
 // corosync and pacemakerd, and reaps orphans. It serves commands from the
 // host on TCP port wire.Port of the node's address: Node.Run sends argv
-// (no shell), gets stdout, stderr and the exit status back, typically
-// 20-40 ms in all, most of it the fork inside UML; when the context ends
+// (no shell), gets stdout, stderr and the exit status back: one TCP
+// connection per command, no polling, the time is mostly the process's
+// creation inside UML (Exec reports the in-node times); when the context ends
 // the connection closes and the init kills the command's process group.
 // Node.WaitFile waits inside the node (no process) for a file such as
 // /proc/drbd or /proc/mounts to contain a string, and answers the node's
