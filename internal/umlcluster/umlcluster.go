@@ -71,7 +71,7 @@
 // points the kernel's module helper at them (a private modules directory
 // behind a modprobe of its own), writes the DRBD configuration, runs the
 // first-boot setup (DRBD metadata, the primed node's file system), starts
-// corosync and pacemakerd, and reaps orphans. It serves commands from the
+// corosync (udpu, without mlockall: half the memory) and pacemakerd, and reaps orphans. It serves commands from the
 // host on TCP port wire.Port of the node's address: Node.Run sends argv
 // (no shell), gets stdout, stderr and the exit status back: one TCP
 // connection per command, no polling, the time is mostly the process's
