@@ -96,6 +96,7 @@ type Cluster struct {
 	// machine is the lock that makes clusters take turns (nil with
 	// OCFBOX_UML_PARALLEL=1).
 	machine *os.File
+	started time.Time // when this cluster's turn came: its boot began
 	nodes   []*Node
 	init    string // the node init program
 	fence   *fenceService
@@ -209,6 +210,7 @@ func Start(ctx context.Context, cfg Config, initProg, fenceAgent string) (*Clust
 		return nil, err
 	}
 	c.machine = machine
+	c.started = time.Now()
 	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	if err := c.start(bctx, fenceAgent); err != nil {
@@ -318,6 +320,10 @@ func (c *Cluster) nsRun(argv ...string) error {
 	}
 	return nil
 }
+
+// Started is when the cluster began to boot (after waiting for its turn
+// on the machine): boot figures count from it.
+func (c *Cluster) Started() time.Time { return c.started }
 
 // Namespace is the name of the cluster's network namespace.
 func (c *Cluster) Namespace() string { return c.ns.Name }
