@@ -43,6 +43,8 @@ func TestPromotionScoreCommand(t *testing.T) {
 			wantSet: []string{"crm_master", "-l", "reboot", "-v", "10"}, wantDelete: []string{"crm_master", "-l", "reboot", "-D"}},
 		{name: "Pacemaker 2.0.5 (3.6.1)", featureSet: "3.6.1",
 			wantSet: []string{"crm_master", "-l", "reboot", "-v", "10"}, wantDelete: []string{"crm_master", "-l", "reboot", "-D"}},
+		{name: "Pacemaker 3.0 (3.20.0), which has no crm_master", featureSet: "3.20.0", noCRMMaster: true,
+			wantSet: []string{"crm_attribute", "--promotion", "-v", "10"}, wantDelete: []string{"crm_attribute", "--promotion", "-D"}},
 		{name: "an old feature set on a node without crm_master", featureSet: "3.9.5", noCRMMaster: true,
 			wantSet: []string{"crm_attribute", "--promotion", "-v", "10"}, wantDelete: []string{"crm_attribute", "--promotion", "-D"}},
 	}

@@ -27,6 +27,10 @@ type Env struct {
 
 	Interval time.Duration // CRM_meta_interval; 0 when unset (a probe)
 	Timeout  time.Duration // CRM_meta_timeout; 0 when unset
+	// Role is the role the operation is for (CRM_meta_role), with
+	// Pacemaker 2.0's names (Master, Slave) given as Pacemaker 2.1 and 3
+	// name them: Promoted, Unpromoted, Started or Stopped; "" when unset.
+	Role string
 
 	Environ []string          // the whole environment, as given
 	Params  map[string]string // OCF_RESKEY_<name>, without CRM_meta_*
@@ -145,6 +149,7 @@ func ReadEnv(environ []string, agent, action string) *Env {
 	}
 	e.Interval = millis(e.Meta["interval"])
 	e.Timeout = millis(e.Meta["timeout"])
+	e.Role = currentRole(e.Meta["role"])
 	e.Clone = CloneInfo{
 		IsClone:         e.Meta["clone_max"] != "",
 		Number:          atoi(e.Meta["clone"]),
@@ -218,6 +223,39 @@ func notNone(v string) string {
 		return ""
 	}
 	return v
+}
+
+// The role names of OCF 1.1 (Pacemaker 2.1 and later) and those of OCF
+// 1.0 (Pacemaker 2.0 and before) they replace.
+const (
+	RolePromoted     = "Promoted"
+	RoleUnpromoted   = "Unpromoted"
+	legacyPromoted   = "Master"
+	legacyUnpromoted = "Slave"
+)
+
+// currentRole names a role as OCF 1.1 does.
+func currentRole(role string) string {
+	switch role {
+	case legacyPromoted:
+		return RolePromoted
+	case legacyUnpromoted:
+		return RoleUnpromoted
+	}
+	return role
+}
+
+// LegacyRoles reports whether the caller speaks OCF 1.0 and knows the
+// roles as Master and Slave: Pacemaker before 2.1, which passes
+// OCF_RA_VERSION_MINOR=0 and a feature set before 3.10.0. Pacemaker 2.1
+// and 3 pass 1.1 and understand only Promoted and Unpromoted (3 refuses
+// the old names). Without either variable (a person, ocf-tester), the
+// current names.
+func (e *Env) LegacyRoles() bool {
+	if e.RAVersionMajor > 0 {
+		return e.RAVersionMajor == 1 && e.RAVersionMinor == 0
+	}
+	return e.FeatureSet != "" && !e.FeatureSetAtLeast("3.10.0")
 }
 
 // FeatureSetAtLeast compares OCF_RESKEY_crm_feature_set with a dotted

@@ -337,3 +337,42 @@ func TestIsTrueAgreesWithOCFShellfuncs(t *testing.T) {
 		}
 	}
 }
+
+// Pacemaker 2.0 names the roles Master and Slave, 2.1 and 3 Promoted and
+// Unpromoted; agents see the current names either way.
+func TestRoleIsNamedAsOCF11Does(t *testing.T) {
+	for meta, want := range map[string]string{
+		"Master": "Promoted", "Slave": "Unpromoted", "Promoted": "Promoted", "Unpromoted": "Unpromoted",
+		"Started": "Started", "": "",
+	} {
+		env := []string{"OCF_RESOURCE_INSTANCE=r"}
+		if meta != "" {
+			env = append(env, "OCF_RESKEY_CRM_meta_role="+meta)
+		}
+		if got := ocf.ReadEnv(env, "A", "monitor").Role; got != want {
+			t.Errorf("CRM_meta_role=%q: Role = %q, want %q", meta, got, want)
+		}
+	}
+}
+
+func TestLegacyRolesFollowTheCallersOCFVersionThenItsFeatureSet(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		want    bool
+	}{
+		{"Pacemaker 2.0.5: OCF 1.0, feature set 3.6.1", []string{"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=0", "OCF_RESKEY_crm_feature_set=3.6.1"}, true},
+		{"Pacemaker 2.1.5: OCF 1.1, feature set 3.16.1", []string{"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1", "OCF_RESKEY_crm_feature_set=3.16.1"}, false},
+		{"Pacemaker 3.0: OCF 1.1, feature set 3.20.0", []string{"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1", "OCF_RESKEY_crm_feature_set=3.20.0"}, false},
+		{"OCF 1.0 without a feature set (meta-data from Pacemaker 2.0)", []string{"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=0"}, true},
+		{"the OCF version decides over the feature set", []string{"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1", "OCF_RESKEY_crm_feature_set=3.6.1"}, false},
+		{"a feature set before 3.10.0 alone", []string{"OCF_RESKEY_crm_feature_set=3.9.5"}, true},
+		{"feature set 3.10.0 alone (Pacemaker 2.1.0)", []string{"OCF_RESKEY_crm_feature_set=3.10.0"}, false},
+		{"neither (a person, ocf-tester)", nil, false},
+	}
+	for _, tt := range tests {
+		if got := ocf.ReadEnv(tt.environ, "A", "meta-data").LegacyRoles(); got != tt.want {
+			t.Errorf("%s: LegacyRoles() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

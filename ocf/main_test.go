@@ -936,3 +936,51 @@ func TestActionWaitsForAnotherActionUntilItsDeadline(t *testing.T) {
 		t.Errorf("monitor while another action runs: %v", got.status)
 	}
 }
+
+// The meta-data names the roles as the caller knows them: Pacemaker 2.0's
+// CIB schema has only Master and Slave (OCF 1.0), Pacemaker 3 only
+// Promoted and Unpromoted.
+func TestMetaDataRolesAreTheCallers(t *testing.T) {
+	const current = `<resource-agent name="Tester"><version>1.1</version><actions>` +
+		`<action name="monitor" interval="10s" role="Promoted"/><action name="monitor" interval="11s" role="Unpromoted"/>` +
+		`<action name="start"/><action name="stop"/><action name="meta-data"/><action name="validate-all"/></actions></resource-agent>`
+	const legacy = `<resource-agent name="Tester"><version>1.0</version><actions>` +
+		`<action name="monitor" interval="10s" role="Master"/><action name="monitor" interval="11s" role="Slave"/>` +
+		`<action name="start"/><action name="stop"/><action name="meta-data"/><action name="validate-all"/></actions></resource-agent>`
+	pacemaker20 := []string{"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=0", "OCF_RESKEY_crm_feature_set=3.6.1"}
+	pacemaker21 := []string{"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1", "OCF_RESKEY_crm_feature_set=3.16.1"}
+	pacemaker30 := []string{"OCF_RA_VERSION_MAJOR=1", "OCF_RA_VERSION_MINOR=1", "OCF_RESKEY_crm_feature_set=3.20.0"}
+	tests := []struct {
+		name, file string
+		environ    []string
+		want       string
+	}{
+		{"Pacemaker 2.0 gets OCF 1.0 roles", current, pacemaker20, legacy},
+		{"Pacemaker 2.1 gets the file's current roles", current, pacemaker21, current},
+		{"Pacemaker 3.0 gets the file's current roles", current, pacemaker30, current},
+		{"a person gets the file's current roles", current, nil, current},
+		{"Pacemaker 3.0 gets current roles from a file with the old ones", legacy, pacemaker30, strings.ReplaceAll(current, "<version>1.1</version>", "<version>1.0</version>")},
+		{"Pacemaker 2.0 gets a file with the old roles as it is", legacy, pacemaker20, legacy},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			def := ocf.Definition{Name: "Tester", Metadata: []byte(tt.file), New: func() ocf.Agent { return &testAgent{} }}
+			got := runDefinition(t, def, tt.environ, "meta-data")
+			if got.status != ocf.Success || got.stdout != tt.want {
+				t.Errorf("meta-data exited %v and printed\n%s\nwant\n%s", got.status, got.stdout, tt.want)
+			}
+		})
+	}
+}
+
+// A monitor per role in meta-data with the old names still gets its own
+// timeout: the roles are read as the current ones.
+func TestMetadataReadsOldRoleNames(t *testing.T) {
+	md, err := ocf.ParseMetadata([]byte(`<resource-agent name="T"><actions><action name="monitor" role="Master"/><action name="monitor" role="Slave"/></actions></resource-agent>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{md.Actions[0].Role, md.Actions[1].Role}; !slices.Equal(got, []string{"Promoted", "Unpromoted"}) {
+		t.Errorf("roles read as %q, want Promoted and Unpromoted", got)
+	}
+}

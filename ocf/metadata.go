@@ -36,7 +36,7 @@ type ActionSpec struct {
 	Name     string
 	Timeout  time.Duration // 0 when the meta-data gives none
 	Interval time.Duration
-	Role     string
+	Role     string // Promoted or Unpromoted (OCF 1.0's Master and Slave are read as those)
 }
 
 // ParseMetadata parses meta-data XML.
@@ -72,7 +72,7 @@ func ParseMetadata(xml []byte) (*Metadata, error) {
 		md.Parameters = append(md.Parameters, spec)
 	}
 	for _, a := range root.FindElements("./actions/action") {
-		spec := ActionSpec{Name: a.SelectAttrValue("name", ""), Role: a.SelectAttrValue("role", "")}
+		spec := ActionSpec{Name: a.SelectAttrValue("name", ""), Role: currentRole(a.SelectAttrValue("role", ""))}
 		var err error
 		// An action without a timeout gets Pacemaker's default (Main).
 		if t := a.SelectAttrValue("timeout", ""); t != "" {
@@ -107,9 +107,26 @@ func (md *Metadata) action(name string) (ActionSpec, bool) {
 
 // XML returns the meta-data as printed by the meta-data action: defaults
 // that name the state directories or the instance are expanded, as the
-// reference agents' here-documents do.
+// reference agents' here-documents do, and the actions' roles are named
+// as the caller knows them (Env.LegacyRoles): Master and Slave, in OCF
+// 1.0 meta-data, for Pacemaker 2.0, whose CIB schema has no other names;
+// Promoted and Unpromoted for Pacemaker 2.1 and 3, and for anyone else.
 func (md *Metadata) XML(env *Env) []byte {
-	return []byte(expandDefaults(string(md.raw), env))
+	return []byte(rolesFor(env, expandDefaults(string(md.raw), env)))
+}
+
+func rolesFor(env *Env, s string) string {
+	if env.LegacyRoles() {
+		return strings.NewReplacer(
+			`role="`+RolePromoted+`"`, `role="`+legacyPromoted+`"`,
+			`role="`+RoleUnpromoted+`"`, `role="`+legacyUnpromoted+`"`,
+			"<version>1.1</version>", "<version>1.0</version>",
+		).Replace(s)
+	}
+	return strings.NewReplacer(
+		`role="`+legacyPromoted+`"`, `role="`+RolePromoted+`"`,
+		`role="`+legacyUnpromoted+`"`, `role="`+RoleUnpromoted+`"`,
+	).Replace(s)
 }
 
 // expandDefaults substitutes the few environment-dependent values that
