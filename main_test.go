@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -191,6 +193,37 @@ func TestBinaryLinksNoTemplateEngine(t *testing.T) {
 	for _, pkg := range deps {
 		if pkg == "text/template" || pkg == "html/template" {
 			t.Errorf("the binary links %s", pkg)
+		}
+	}
+}
+
+// Every invocation of any agent runs the package initialisation of every
+// package in the binary, so ocfbox's own packages do next to nothing
+// there: no regular expression compiled, no XML parsed or copied (Go's
+// own initialisation trace, GODEBUG=inittrace=1, counts what each
+// package allocates). Maps of a few entries fit in the budget.
+func TestOwnPackagesDoAlmostNothingAtStartup(t *testing.T) {
+	const budget = 4096 // bytes allocated by one package's initialisation
+	link := filepath.Join(t.TempDir(), "Dummy")
+	if err := os.Symlink(testenv.Binary(t), link); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(link, "meta-data")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("Dummy meta-data: %v\n%s", err, stderr.String())
+	}
+	// init github.com/ocfbox/ocfbox/ocf @41 ms, 0.032 ms clock, 1744 bytes, 10 allocs
+	line := regexp.MustCompile(`(?m)^init (github\.com/ocfbox/ocfbox\S*) @.*, ([0-9]+) bytes, [0-9]+ allocs$`)
+	found := line.FindAllStringSubmatch(stderr.String(), -1)
+	if len(found) < 3 {
+		t.Fatalf("the initialisation trace shows %d of ocfbox's packages, want the agents' and ocf's:\n%s", len(found), stderr.String())
+	}
+	for _, m := range found {
+		if n, _ := strconv.Atoi(m[2]); n > budget {
+			t.Errorf("package %s allocates %d bytes at start-up (budget %d): move the work to first use (sync.OnceValue) or to build time", m[1], n, budget)
 		}
 	}
 }

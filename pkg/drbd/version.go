@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // ProcDRBD is where the loaded module says its version.
@@ -18,7 +19,7 @@ type Version int
 
 // ParseVersion reads "x.y.z" (anything after z is ignored).
 func ParseVersion(s string) (Version, error) {
-	m := versionRE.FindStringSubmatch(s)
+	m := versionRE().FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Errorf("version %q is not x.y.z", s)
 	}
@@ -33,9 +34,11 @@ func ParseVersion(s string) (Version, error) {
 	return Version(v[0]<<16 | v[1]<<8 | v[2]), nil
 }
 
+// Compiled on first use, not at the start of every invocation of the
+// binary, whatever agent it runs.
 var (
-	versionRE = regexp.MustCompile(`^([0-9]+)\.([0-9]+)\.([0-9]+)`)
-	procRE    = regexp.MustCompile(`(?m)^version: ([0-9]+\.[0-9]+\.[0-9]+)`)
+	versionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]+)\.([0-9]+)\.([0-9]+)`) })
+	procRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^version: ([0-9]+\.[0-9]+\.[0-9]+)`) })
 )
 
 func (v Version) String() string {
@@ -55,7 +58,7 @@ func ModuleVersion(proc string) (Version, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read DRBD module version: %w", err)
 	}
-	m := procRE.FindSubmatch(b)
+	m := procRE().FindSubmatch(b)
 	if m == nil {
 		return 0, fmt.Errorf("%s has no \"version: x.y.z\" line", proc)
 	}
