@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ocfbox/ocfbox/metadata"
@@ -48,8 +49,10 @@ type config struct {
 	devices                         []string // drbdadm sh-dev, once validated
 }
 
-// names DRBD and drbdadm accept, as the reference checks them.
-var safeName = regexp.MustCompile(`^[-%+./0-9:=@A-Z_a-z]+$`)
+// names DRBD and drbdadm accept, as the reference checks them. The
+// regular expressions are compiled on first use, not at the start of
+// every invocation of the binary, whatever agent it runs.
+var safeName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-%+./0-9:=@A-Z_a-z]+$`) })
 
 // readConfig checks the parameters without running anything; its errors
 // are marked ocf.BadParameter, so that a stop with parameters no node can
@@ -71,10 +74,10 @@ func readConfigUnmarked(r *ocf.Resource) (*config, error) {
 		versionGE:           strings.TrimSpace(p.String("require_drbd_module_version_ge")),
 		versionLT:           strings.TrimSpace(p.String("require_drbd_module_version_lt")),
 	}
-	if !safeName.MatchString(c.res) {
+	if !safeName().MatchString(c.res) {
 		return nil, ocf.Configured("drbd_resource=%q may only contain the characters -%%+./0-9:=@A-Z_a-z", c.res)
 	}
-	if c.conf != "" && !safeName.MatchString(c.conf) {
+	if c.conf != "" && !safeName().MatchString(c.conf) {
 		return nil, ocf.Configured("drbdconf=%q may only contain the characters -%%+./0-9:=@A-Z_a-z", c.conf)
 	}
 	switch v := strings.TrimSpace(p.String("remove_master_score_if_peer_primary")); {
@@ -191,7 +194,7 @@ func first(vals ...string) string {
 // loaded, the version modinfo finds on disk, as the reference does.
 func (a Agent) moduleVersion(ctx context.Context, r *ocf.Resource) (drbd.Version, error) {
 	if out, err := r.Run.Run(ctx, "drbdadm", "--version"); err == nil {
-		if m := versionCode.FindSubmatch(out); m != nil {
+		if m := versionCode().FindSubmatch(out); m != nil {
 			if n, err := strconv.ParseInt(string(m[1]), 16, 32); err == nil && n > 0 {
 				return drbd.Version(n), nil
 			}
@@ -270,16 +273,16 @@ func (a Agent) validate(ctx context.Context, r *ocf.Resource) (*config, drbd.Too
 	}
 	if (act == "start" || act == "promote") && first(r.Env.Meta["promoted_max"], r.Env.Meta["master_max"]) > "1" {
 		dump, err := t.Dump(ctx)
-		if err != nil || !allowTwoPrimaries.MatchString(dump) {
+		if err != nil || !allowTwoPrimaries().MatchString(dump) {
 			return nil, t, ocf.Configured("clone meta attribute promoted-max=%s, but drbd_resource=%s does not allow-two-primaries", first(r.Env.Meta["promoted_max"], r.Env.Meta["master_max"]), c.res)
 		}
 	}
 	return c, t, nil
 }
 
-var versionCode = regexp.MustCompile(`(?m)^DRBD_KERNEL_VERSION_CODE=0x([0-9a-fA-F]+)$`)
+var versionCode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^DRBD_KERNEL_VERSION_CODE=0x([0-9a-fA-F]+)$`) })
 
-var allowTwoPrimaries = regexp.MustCompile(`(?m)^\s*allow-two-primaries(\s+yes)?;$`)
+var allowTwoPrimaries = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^\s*allow-two-primaries(\s+yes)?;$`) })
 
 func checkVersion(c *config, v drbd.Version) error {
 	if c.versionGE != "" {
