@@ -113,3 +113,25 @@ func TestAgentKilledInTheMiddleOfStart(t *testing.T) {
 	}
 	l.expect(t, agent, call{action: "stop", params: p}, ocf.Success)
 }
+
+// A start whose timeout is shorter than its announcements take returns
+// before pacemaker-execd would kill it, and leaves a state the next probe
+// and stop handle: the address is up, the stop removes it.
+func TestStartWithADeadlineTooShort(t *testing.T) {
+	l := newLab(t)
+	agent := ocfbox(t)
+	p := map[string]string{"ip": "192.0.2.10", "arp_bg": "false", "arp_count": "40", "arp_interval": "100"}
+	began := time.Now()
+	o := l.run(t, agent, call{action: "start", params: p, meta: map[string]string{"timeout": "1000"}})
+	if took := time.Since(began); took >= time.Second {
+		t.Fatalf("start with a 1 s timeout returned after %s: pacemaker-execd would have killed it", took)
+	}
+	if o.status != ocf.Success && o.status != ocf.ErrGeneric {
+		t.Fatalf("start with a deadline too short: %s", o)
+	}
+	l.expect(t, agent, call{action: "monitor", params: p}, ocf.Success)
+	l.expect(t, agent, call{action: "stop", params: p}, ocf.Success)
+	if w := l.where(t, "192.0.2.10"); w != "" {
+		t.Fatalf("stop left %s", w)
+	}
+}

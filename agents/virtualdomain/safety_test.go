@@ -95,3 +95,27 @@ func TestStatelessYesNeverWipesTheDisk(t *testing.T) {
 	rs.want("probe with stateless=Yes", rs.probe(), ocf.NotRunning)
 	rs.want("stop with stateless=Yes", rs.run("stop", 7000), ocf.Success)
 }
+
+// What an agent SIGKILLed in the middle of a start or a stop leaves: a
+// guest running that start never recorded (killed between create and
+// record), or a guest in the middle of its shutdown. The next probe sees
+// it running, and the next stop stops it for good.
+func TestStateLeftByAKilledStartOrStop(t *testing.T) {
+	for name, dom := range map[string]*fakeDom{
+		"killed in start, after create, before the record": {state: virt.Running},
+		"killed in stop, the guest shutting down":          {state: virt.Shutdown},
+		"killed in stop, the guest paused by a save":       {state: virt.Paused},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newFakeHV()
+			h.add("vd-killed", dom)
+			rs := fakeResource(t, h, with(noUtilization, "config", guestConfig(t, t.TempDir(), "vd-killed", ""), "hypervisor", fakeURI))
+			rs.want("probe", rs.probe(), ocf.Success)
+			rs.want("stop", rs.run("stop", 7000), ocf.Success)
+			if st, ok := h.state("vd-killed"); ok && st != virt.Shutoff {
+				t.Fatalf("stop reported success with the guest %s", st)
+			}
+			rs.want("probe after the stop", rs.probe(), ocf.NotRunning)
+		})
+	}
+}
