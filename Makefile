@@ -93,14 +93,21 @@ test: deps build vet fmtcheck
 # packages whose tests declare one, so that only those are linked), run for
 # FUZZTIME each (their seed corpora and testdata/fuzz crashers already
 # ran as tests above). A crasher fails the run and stays in the package's
-# testdata/fuzz/<FuzzName>/ as a regression case to commit with the fix.
+# testdata/fuzz/<FuzzName>/ as a regression case to commit with the fix. A
+# bare "context deadline exceeded" with no input written is Go 1.26's
+# coordinator race at the end of -fuzztime (go.dev/issue/75804, fixed in
+# Go 1.27) on a loaded machine, not a finding.
 FUZZTIME ?= 5s
 fuzz: gocheck
 	@$(GO) test -list '^Fuzz' $$(grep -rlE --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u) | awk '/^Fuzz/ { f[n++] = $$1; next } /^ok/ { for (i = 0; i < n; i++) print $$2, f[i]; n = 0 }' >.fuzz-targets
 	@echo "make fuzz: $$(wc -l <.fuzz-targets) targets, $(FUZZTIME) each"
 	@while read -r pkg fn; do \
 		echo "fuzz $$pkg $$fn"; \
-		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg >.fuzz-out 2>&1 || { cat .fuzz-out; rm -f .fuzz-targets .fuzz-out; exit 1; }; \
+		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg >.fuzz-out 2>&1 && continue; \
+		if grep -q 'context deadline exceeded' .fuzz-out && ! grep -q -e 'Failing input written' -e '^panic' .fuzz-out; then \
+			echo "  no crasher: Go 1.26's fuzzing deadline race (go.dev/issue/75804), not a finding"; continue; \
+		fi; \
+		cat .fuzz-out; rm -f .fuzz-targets .fuzz-out; exit 1; \
 	done <.fuzz-targets; rm -f .fuzz-targets .fuzz-out
 
 # VirtualDomain's other client: libvirt's library, loaded with dlopen,
