@@ -8,6 +8,7 @@ import (
 	"github.com/ocfbox/ocfbox/agents/dummy"
 	"github.com/ocfbox/ocfbox/agents/filesystem"
 	"github.com/ocfbox/ocfbox/agents/ipaddr2"
+	"github.com/ocfbox/ocfbox/agents/o2cb"
 	"github.com/ocfbox/ocfbox/agents/stateful"
 	"github.com/ocfbox/ocfbox/agents/virtualdomain"
 	"github.com/ocfbox/ocfbox/metadata"
@@ -23,6 +24,7 @@ var All = []ocf.Definition{
 	virtualdomain.Definition,
 	filesystem.Definition,
 	drbd.Definition,
+	o2cb.Definition,
 }
 
 // Lookup finds an agent by the name Pacemaker runs it under, with its

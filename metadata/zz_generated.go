@@ -26,6 +26,8 @@ func compiled(agent string) ([]byte, *ocf.Metadata) {
 		return xmlapache, &specapache
 	case "drbd":
 		return xmldrbd, &specdrbd
+	case "o2cb":
+		return xmlo2cb, &speco2cb
 	}
 	return nil, nil
 }
@@ -1420,5 +1422,79 @@ var specdrbd = ocf.Metadata{
 		{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Role: "Promoted"},
 		{Name: "meta-data", Timeout: 5 * time.Second, Interval: 0, Role: ""},
 		{Name: "validate-all", Timeout: 20 * time.Second, Interval: 0, Role: ""},
+	},
+}
+
+// o2cb.xml
+var xmlo2cb = []byte(`<?xml version="1.0"?>
+<!DOCTYPE resource-agent SYSTEM "ra-api-1.dtd">
+<resource-agent name="o2cb" version="1.0">
+<version>1.0</version>
+<longdesc lang="en">
+Prepares a node for OCFS2 on the Pacemaker (pcmk) cluster stack, as the
+kernel of today needs it: configfs mounted, the OCFS2 user-space stack
+plugin (ocfs2_stack_user) and the ocfs2 file system loaded, the kernel's
+cluster stack set to "pcmk", and the DLM's dlm_controld running (started by
+an ocf:pacemaker:controld resource before this one). The monitor checks all
+of that without running a program.
+
+ocfbox's replacement for ocf:ocfs2:o2cb / ocf:pacemaker:o2cb, whose
+ocfs2_controld.pcmk daemon current distributions no longer ship: a
+configuration that groups the DLM and o2cb keeps working with only the
+provider changed. Stop leaves the modules loaded (a mounted OCFS2 volume
+still uses them); it only takes the resource out of service.
+</longdesc>
+<shortdesc lang="en">OCFS2 on the Pacemaker cluster stack</shortdesc>
+
+<parameters>
+<parameter name="sysfs" unique="0">
+<longdesc lang="en">Where sysfs keeps the file systems' settings (ocfs2/cluster_stack).</longdesc>
+<shortdesc lang="en">sysfs file system directory</shortdesc>
+<content type="string" default="/sys/fs" />
+</parameter>
+
+<parameter name="configfs" unique="0">
+<longdesc lang="en">Where configfs is mounted (mounted there by start when it is not).</longdesc>
+<shortdesc lang="en">configfs mount point</shortdesc>
+<content type="string" default="/sys/kernel/config" />
+</parameter>
+
+<parameter name="stack" unique="0">
+<longdesc lang="en">The cluster stack OCFS2 uses; only "pcmk" exists with Pacemaker.</longdesc>
+<shortdesc lang="en">cluster stack</shortdesc>
+<content type="string" default="pcmk" />
+</parameter>
+
+<parameter name="daemon_timeout" unique="0">
+<longdesc lang="en">Seconds start waits for dlm_controld to be running.</longdesc>
+<shortdesc lang="en">daemon wait</shortdesc>
+<content type="string" default="10" />
+</parameter>
+</parameters>
+
+<actions>
+<action name="start"        timeout="90s" />
+<action name="stop"         timeout="100s" />
+<action name="monitor"      timeout="20s" interval="10s" depth="0" />
+<action name="meta-data"    timeout="5s" />
+<action name="validate-all" timeout="30s" />
+</actions>
+</resource-agent>
+`)
+
+var speco2cb = ocf.Metadata{
+	Name: "o2cb", Version: "1.0", ShortDesc: "OCFS2 on the Pacemaker cluster stack",
+	Parameters: []ocf.ParamSpec{
+		{Name: "sysfs", Type: "string", Default: "/sys/fs", Required: false, Unique: false},
+		{Name: "configfs", Type: "string", Default: "/sys/kernel/config", Required: false, Unique: false},
+		{Name: "stack", Type: "string", Default: "pcmk", Required: false, Unique: false},
+		{Name: "daemon_timeout", Type: "string", Default: "10", Required: false, Unique: false},
+	},
+	Actions: []ocf.ActionSpec{
+		{Name: "start", Timeout: 90 * time.Second, Interval: 0, Role: ""},
+		{Name: "stop", Timeout: 100 * time.Second, Interval: 0, Role: ""},
+		{Name: "monitor", Timeout: 20 * time.Second, Interval: 10 * time.Second, Role: ""},
+		{Name: "meta-data", Timeout: 5 * time.Second, Interval: 0, Role: ""},
+		{Name: "validate-all", Timeout: 30 * time.Second, Interval: 0, Role: ""},
 	},
 }

@@ -144,7 +144,10 @@ type side struct {
 	// inside it.
 	NetNS *netnstest.Namespace
 	// Capture records announcements a neighbour sees (IPaddr2).
-	Capture  *netnstest.Capture
+	Capture *netnstest.Capture
+	// Prefix runs every invocation through a program first (Filesystem:
+	// nsenter into the side's private mount namespace).
+	Prefix   []string
 	sc       *scenario
 	bench    *bench
 	prepared bool // Prepare succeeded: the final stop is due
@@ -243,7 +246,7 @@ func (s *side) invoke(action string, op map[string]string, wrapper ...string) (*
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), limit(op))
-	argv := append(slices.Clone(wrapper), s.Exe, action)
+	argv := slices.Concat(wrapper, s.Prefix, []string{s.Exe, action})
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = s.environ(op)
 	cmd.Dir = s.Dir

@@ -67,6 +67,13 @@ var scenarios = slices.Concat(
 		Surroundings: "apache manages a site of each side's own (internal/apachetest, Debian's apache2, mpm_event) on its own free 127.0.0.1 port",
 	}.rows(),
 	agent{
+		Name: "Filesystem", Reference: "/usr/lib/ocf/resource.d/heartbeat/Filesystem", Root: true,
+		Monitor: map[string]string{"interval": "20000", "name": "monitor"},
+		Prepare: filesystemSide,
+		Surroundings: "Filesystem: each side has an ext4 file system of its own on a loop device (a 64 MiB sparse image) and a mount namespace of its own (a process of unshare --mount --propagation private), " +
+			"and every invocation of both sides goes through nsenter into it, so nothing is mounted on the host (nsenter is in the programs column of both sides); the recurring monitor is of depth 0",
+	}.rows(),
+	agent{
 		Name: "VirtualDomain", Reference: "/usr/lib/ocf/resource.d/heartbeat/VirtualDomain", Root: true,
 		Monitor: map[string]string{"interval": "10000", "name": "monitor"},
 		Prepare: libvirtGuest,
@@ -338,4 +345,52 @@ func noGuestLeft(d *libvirttest.Daemon, name string) error {
 		return fmt.Errorf("guest %s was still %s after the final stop, and destroying it failed: %w", name, strings.TrimSpace(out), derr)
 	}
 	return fmt.Errorf("guest %s was still %s after the final stop: destroyed", name, strings.TrimSpace(out))
+}
+
+// filesystemSide gives a side an ext4 loop device and a private mount
+// namespace, held by a sleeping process, that every invocation enters.
+func filesystemSide(s *side) error {
+	img := s.path("fs.img")
+	f, err := os.Create(img)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(64 << 20)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", img).CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.ext4: %w: %s", err, out)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", img).Output()
+	if err != nil {
+		return fmt.Errorf("losetup: %w", err)
+	}
+	dev := strings.TrimSpace(string(out))
+	s.cleanup(func() error { return exec.Command("losetup", "-d", dev).Run() })
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sleep", "infinity")
+	holder.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := holder.Start(); err != nil {
+		return fmt.Errorf("unshare: %w", err)
+	}
+	s.cleanup(func() error { holder.Process.Kill(); holder.Wait(); return nil })
+	// unshare execs sleep once the namespace exists.
+	for i := 0; ; i++ {
+		own, _ := os.Readlink("/proc/self/ns/mnt")
+		its, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid))
+		exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", holder.Process.Pid))
+		if its != "" && its != own && strings.HasSuffix(exe, "/sleep") {
+			break
+		}
+		if i > 200 {
+			return fmt.Errorf("unshare did not make a mount namespace")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Prefix = []string{"nsenter", "-t", strconv.Itoa(holder.Process.Pid), "-m", "--"}
+	s.Params["device"] = dev
+	s.Params["directory"] = s.path("mnt")
+	s.Params["fstype"] = "ext4"
+	return nil
 }
