@@ -214,6 +214,10 @@ func TestOCFTesterPasses(t *testing.T) {
 			if !ok {
 				t.Fatalf("agent %s has no row in tests/internal/agenttest/rows.go; add one", def.Name)
 			}
+			if row.OCFTesterInLab != "" {
+				t.Logf("ocf-tester runs on %s elsewhere: %s", def.Name, row.OCFTesterInLab)
+				return
+			}
 			start := time.Now()
 			ours, err := ocfTester(t, agenttest.Context(t), row, inst.Agent(def.Name))
 			if err != nil {

@@ -28,18 +28,21 @@ func TestSeed000OCFS2WithDLMAndO2CB(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireTool(t, "crm")
 	testenv.RequireTool(t, "mkfs.ocfs2")
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
 	shared := filepath.Join(t.TempDir(), "san.img")
-	if err := umlcluster.FormatOCFS2(ctx, shared, 256, 2); err != nil {
+	if err := umlcluster.FormatOCFS2(context.Background(), shared, 256, 2); err != nil {
 		t.Fatal(err)
 	}
-	testenv.InstallAgents(t)
+	// New waits its turn for the machine; the scenario's time starts then.
 	c := umlcluster.New(t, umlcluster.Config{Nodes: 2, SharedDisk: shared})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
 	if err := c.WaitOnline(ctx); err != nil {
 		c.Diagnose(ctx)
 		t.Fatal(err)
 	}
+	// The agents are installed (holding the OCF root's lock) only once the
+	// cluster is up: no resource refers to them before the load below.
+	testenv.InstallAgents(t)
 	conf, err := os.ReadFile("testdata/seed000.crm")
 	if err != nil {
 		t.Fatal(err)
@@ -86,5 +89,13 @@ func TestSeed000OCFS2WithDLMAndO2CB(t *testing.T) {
 	}
 	if st, err := n2.Output(ctx, "cat", "/sys/fs/ocfs2/cluster_stack"); err != nil || strings.TrimSpace(st) != "pcmk" {
 		t.Errorf("%s: cluster_stack %q %v, want pcmk", n2.Name, st, err)
+	}
+	// ocf-tester on ocfbox's o2cb, where it can run (tests/conformance
+	// leaves it to this test): a resource of another name on a node
+	// ready for OCFS2.
+	out, errOut, exit, err = n2.RunEnv(ctx, []string{"HOME=/tmp"}, nil, "ocf-tester", "-n", "o2cb-conformance",
+		filepath.Join(testenv.OCFProviderDir, "o2cb"))
+	if err != nil || exit != 0 || !strings.Contains(string(out), "passed all tests") {
+		t.Errorf("ocf-tester on o2cb in %s: exit %d %v\n%s%s", n2.Name, exit, err, out, errOut)
 	}
 }

@@ -21,6 +21,10 @@ type Row struct {
 	// ReferenceOCFTesterNote, when set, says why the reference agent is
 	// not run through ocf-tester for comparison (e.g. it never finishes).
 	ReferenceOCFTesterNote string
+	// OCFTesterInLab, when set, says where ocf-tester runs on the agent
+	// instead of this host, whose kernel lacks what it manages (OCFS2,
+	// configfs, the DLM): the UML lab.
+	OCFTesterInLab string
 	// Netns runs the agent (and ocf-tester, crm_resource) inside a network
 	// namespace the test creates, never in the host's.
 	Netns bool
@@ -126,6 +130,12 @@ var Rows = []Row{
 			return map[string]string{"drbd_resource": "r0", "drbdconf": sb.Path("drbd.conf")}
 		},
 		Env: drbdEnv,
+	},
+	{
+		Agent:          "o2cb",
+		Reference:      "/usr/lib/ocf/resource.d/pacemaker/o2cb",
+		OCFTesterInLab: "tests/seeds: TestSeed000OCFS2WithDLMAndO2CB runs ocf-tester on o2cb in a UML node (this host's kernel has neither configfs nor OCFS2)",
+		Params:         func(sb *Sandbox) map[string]string { return map[string]string{} },
 	},
 }
 
