@@ -95,6 +95,14 @@ func (l *lab) wire(t *testing.T) {
 	l.ns.Veth(t, "va", l.peer, "vb")
 	l.ip(t, "addr add 192.0.2.1/24 brd + dev va")
 	l.ip(t, "-6 addr add 2001:db8::1/64 dev va nodad")
+	// Even without DAD the kernel installs the address's local route from
+	// a work queue, after `ip addr add` returns: wait for it, or a snapshot
+	// taken now differs from one taken later with nothing having changed.
+	for end := time.Now().Add(5 * time.Second); !strings.Contains(l.ip(t, "-6 route show table local"), "local 2001:db8::1 "); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Fatal("the local route of 2001:db8::1 on va did not appear within 5 s")
+		}
+	}
 }
 
 // reset puts the lab back as newLab left it: every interface but lo
