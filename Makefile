@@ -5,7 +5,9 @@
 #   make cgotest    bin/ocfbox-cgo and the libvirt contract tests with its client (make test runs it)
 #   make fuzz       every Fuzz* target of the module for FUZZTIME (5s) each (make test runs it)
 #   make install    DESTDIR=, PREFIX=/usr; make uninstall
-#   make deb / rpm  packages in dist/ (DIST=)
+#   make deb / rpm  packages in dist/ (DIST=), for ARCH= amd64 (default: this machine), arm64, ppc64le or s390x
+#   make cross      static binaries for every architecture in bin/linux-ARCH/; make cross-packages their .deb and .rpm
+#   make crosstest  the unit tests built for arm64, ppc64le and s390x, run under qemu-user-static (make test runs it)
 #   make bench      ocfbox against the reference agents, as a table
 PREFIX  ?= /usr
 DESTDIR ?=
@@ -35,15 +37,24 @@ TEST_FLAGS   ?=
 # The Debian packages the tests, the benchmark and the demo need.
 TEST_DEPS := $(shell sed -e 's/\#.*//' packaging/test-deps.txt)
 
-# Package version (dpkg and rpm syntax) and architecture.
-PKG_VERSION := $(shell sh packaging/pkg-version)
-DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
-RPM_ARCH    := $(shell uname -m)
+# Package version (dpkg and rpm syntax) and architecture: ARCH is Go's
+# name for it (GOARCH), this machine's unless given; the architectures
+# SUSE and Red Hat ship their HA add-ons for are CROSS_ARCHES.
+PKG_VERSION  := $(shell sh packaging/pkg-version)
+HOST_ARCH    := $(shell PATH="$(PATH)" $(GO) env GOARCH 2>/dev/null || echo amd64)
+ARCH         ?= $(HOST_ARCH)
+CROSS_ARCHES ?= amd64 arm64 ppc64le s390x
+deb_arch      = $(patsubst ppc64le,ppc64el,$(1))
+rpm_arch      = $(patsubst amd64,x86_64,$(patsubst arm64,aarch64,$(1)))
+DEB_ARCH     := $(call deb_arch,$(ARCH))
+RPM_ARCH     := $(call rpm_arch,$(ARCH))
+# The binary packaged for ARCH: make's own for this machine's.
+ARCH_BIN     := $(if $(filter $(ARCH),$(HOST_ARCH)),bin/ocfbox,bin/linux-$(ARCH)/ocfbox)
 DIST        ?= dist
 STAGE       := $(DIST)/stage
 
 .PHONY: all build deps gocheck test unit vet fmtcheck clean install uninstall \
-	stage deb rpm bench demo demo-cluster cgo cgotest fuzz
+	stage deb rpm bench demo demo-cluster cgo cgotest fuzz cross cross-packages crosstest
 
 all: build
 
@@ -59,6 +70,12 @@ cgo: bin/ocfbox-cgo
 
 bin/ocfbox-cgo: $(shell find . -name '*.go' -o -name '*.xml' | grep -v -e '^./tests/' -e '^./dist/') go.mod go.sum | gocheck
 	CGO_ENABLED=1 $(GO) build -trimpath -tags $(BUILD_TAGS),libvirt_cgo,libvirt_dlopen,netgo,osusergo -ldflags '$(LDFLAGS)' -o $@ .
+
+# bin/linux-ARCH/ocfbox: the same static build for another architecture.
+cross: $(foreach a,$(CROSS_ARCHES),bin/linux-$(a)/ocfbox)
+
+bin/linux-%/ocfbox: $(shell find . -name '*.go' -o -name '*.xml' | grep -v -e '^./tests/' -e '^./dist/') go.mod go.sum | gocheck
+	CGO_ENABLED=0 GOOS=linux GOARCH=$* $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ .
 
 gocheck:
 	@command -v $(GO) >/dev/null || { echo "make: Go (1.26 or later) is needed: not on PATH and not in /usr/local/go/bin" >&2; exit 1; }
@@ -88,6 +105,7 @@ test: deps build vet fmtcheck
 	$(GO) test -count=1 -p 2 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 	$(MAKE) cgotest
 	$(MAKE) fuzz
+	$(MAKE) crosstest
 
 # Every Fuzz* function of the module, found by go test -list (in the
 # packages whose tests declare one, so that only those are linked), run for
@@ -116,12 +134,21 @@ fuzz: gocheck
 cgotest: gocheck cgo
 	CGO_ENABLED=1 $(GO) test -count=1 -tags $(BUILD_TAGS),libvirt_cgo,libvirt_dlopen -timeout 10m $(TEST_FLAGS) ./pkg/virt/
 
+# The unit tests on the other architectures, under qemu-user-static
+# (tests/crosstest.sh says how).
+CROSS_TEST_ARCHES ?= $(filter-out $(HOST_ARCH),$(CROSS_ARCHES))
+crosstest: gocheck
+	GO=$(GO) sh tests/crosstest.sh $(abspath $(DIST))/crosstest $(CROSS_TEST_ARCHES)
+
 # The binary, one symlink per agent made by the binary itself, and the
 # tmpfiles.d entry for the state directory. Pacemaker's OCF root is
 # /usr/lib/ocf whatever PREFIX is.
+# INSTALL_BIN is the binary installed (another architecture's for a
+# package); the links are made by this machine's.
+INSTALL_BIN ?= bin/ocfbox
 install: build
 	install -d -m 0755 $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
-	install -m 0755 bin/ocfbox $(DESTDIR)$(PREFIX)/sbin/ocfbox
+	install -m 0755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/sbin/ocfbox
 	bin/ocfbox install --root $(or $(DESTDIR),/) --target $(PREFIX)/sbin/ocfbox
 	install -m 0644 packaging/tmpfiles.d/ocfbox.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ocfbox.conf
 	@if [ -z "$(DESTDIR)" ] && command -v systemd-tmpfiles >/dev/null; then \
@@ -133,13 +160,17 @@ uninstall: build
 	bin/ocfbox install --uninstall --root $(or $(DESTDIR),/)
 	rm -f $(DESTDIR)$(PREFIX)/sbin/ocfbox $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/ocfbox.conf
 
-# The installed tree both packages are made of.
-stage: build
+# The installed tree both packages are made of, for ARCH.
+stage: build $(ARCH_BIN)
 	rm -rf $(STAGE)
-	umask 022 && $(MAKE) --no-print-directory install DESTDIR=$(abspath $(STAGE)) PREFIX=/usr
+	umask 022 && $(MAKE) --no-print-directory install DESTDIR=$(abspath $(STAGE)) PREFIX=/usr INSTALL_BIN=$(ARCH_BIN)
+
+# Every architecture's packages, one after the other (they share the stage).
+cross-packages:
+	for a in $(CROSS_ARCHES); do $(MAKE) --no-print-directory deb rpm ARCH=$$a || exit 1; done
 
 deb: stage
-	rm -rf $(DIST)/deb $(DIST)/ocfbox_*.deb
+	rm -rf $(DIST)/deb $(DIST)/ocfbox_*_$(DEB_ARCH).deb
 	cp -a $(STAGE) $(DIST)/deb
 	install -d -m 0755 $(DIST)/deb/DEBIAN
 	sed -e 's/@VERSION@/$(PKG_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' \
@@ -150,7 +181,7 @@ deb: stage
 
 rpm: stage
 	@command -v rpmbuild >/dev/null || { echo "make rpm: rpmbuild is needed (Debian package rpm)" >&2; exit 1; }
-	rm -rf $(DIST)/rpmbuild $(DIST)/ocfbox-*.rpm
+	rm -rf $(DIST)/rpmbuild $(DIST)/ocfbox-*.$(RPM_ARCH).rpm
 	rpmbuild -bb --nodeps --target $(RPM_ARCH) \
 		--define '_topdir $(abspath $(DIST))/rpmbuild' \
 		--define 'staging $(abspath $(STAGE))' \

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
 )
 
@@ -43,18 +44,12 @@ func TestMain(m *testing.M) {
 // helperDir returns a new directory holding the named helper programs.
 func helperDir(t *testing.T, names ...string) string {
 	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatalf("find the test binary: %v", err)
-	}
 	dir := t.TempDir()
 	for _, name := range names {
 		if _, ok := helpers[name]; !ok {
 			t.Fatalf("no helper program %q", name)
 		}
-		if err := os.Symlink(self, filepath.Join(dir, name)); err != nil {
-			t.Fatalf("install helper %s: %v", name, err)
-		}
+		testenv.InstallSelf(t, filepath.Join(dir, name))
 	}
 	return dir
 }

@@ -34,6 +34,9 @@ var (
 // only running test processes leave builds behind.
 func Build(t testing.TB, pkg string) string {
 	t.Helper()
+	if Emulator() != "" {
+		unavailable(t, "builds %s for the host", pkg)
+	}
 	buildsMu.Lock()
 	b, ok := builds[pkg]
 	if !ok {

@@ -331,3 +331,40 @@ func TestDebInstallAndPurge(t *testing.T) {
 		t.Errorf("after dpkg --purge, crm_resource --list-agents ocf:ocfbox still lists %q (%v)", out, err)
 	}
 }
+
+// make deb rpm ARCH=arm64 packages the arm64 binary under each packaging
+// system's name for the architecture, with the same files.
+func TestPackagesForAnotherArchitecture(t *testing.T) {
+	testenv.RequireTool(t, "dpkg-deb")
+	testenv.RequireTool(t, "rpmbuild")
+	testenv.RequireTool(t, "rpm")
+	t.Setenv("ARCH", "arm64")
+	pkgs := makePackages(t, "deb", "rpm")
+	if got := strings.TrimSpace(output(t, "dpkg-deb", "--field", pkgs[".deb"], "Architecture")); got != "arm64" {
+		t.Errorf(".deb Architecture: %q, want arm64", got)
+	}
+	if got := output(t, "rpm", "-qp", "--qf", "%{ARCH}", pkgs[".rpm"]); got != "aarch64" {
+		t.Errorf(".rpm arch: %q, want aarch64", got)
+	}
+	dir := t.TempDir()
+	tar := exec.Command("tar", "-x", "-C", dir, "."+binary)
+	tar.Stdin = strings.NewReader(output(t, "dpkg-deb", "--fsys-tarfile", pkgs[".deb"]))
+	if out, err := tar.CombinedOutput(); err != nil {
+		t.Fatalf("extract %s from the .deb: %v\n%s", binary, err, out)
+	}
+	f, err := elf.Open(filepath.Join(dir, binary))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 {
+		t.Errorf("the .deb's %s is for %v, want EM_AARCH64", binary, f.Machine)
+	}
+	if libs, err := f.ImportedLibraries(); err != nil || len(libs) > 0 {
+		t.Errorf("the .deb's %s needs shared libraries %q (%v), want none", binary, libs, err)
+	}
+	rpmList := strings.Fields(output(t, "rpm", "-qlp", pkgs[".rpm"]))
+	if !slices.Contains(rpmList, binary) {
+		t.Errorf(".rpm holds %q, want %s among them", rpmList, binary)
+	}
+}
