@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
 )
 
@@ -159,7 +160,14 @@ func TestRunKillsTheWholeProcessGroup(t *testing.T) {
 		{
 			name: "when the deadline passes",
 			ctx: func() (context.Context, context.CancelFunc) {
-				return context.WithTimeout(context.Background(), time.Second)
+				// Long enough for the helper to start its child and say
+				// so first: under an emulator (make crosstest) every
+				// process start takes much longer.
+				deadline := time.Second
+				if testenv.Emulator() != "" {
+					deadline = 5 * time.Second
+				}
+				return context.WithTimeout(context.Background(), deadline)
 			},
 			stop:    func(context.CancelFunc) {},
 			wantErr: context.DeadlineExceeded,

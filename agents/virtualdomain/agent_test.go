@@ -10,6 +10,7 @@ import (
 
 	"github.com/ocfbox/ocfbox/agents/virtualdomain"
 	"github.com/ocfbox/ocfbox/internal/libvirttest"
+	"github.com/ocfbox/ocfbox/internal/testenv"
 	"github.com/ocfbox/ocfbox/ocf"
 	"github.com/ocfbox/ocfbox/pkg/virt"
 )
@@ -307,8 +308,7 @@ func fakeSystemctl(args []string) int {
 // guest's shutdown before libvirtd's, as the reference agent does.
 func TestSystemdDropIns(t *testing.T) {
 	bin := t.TempDir()
-	self, _ := os.Executable()
-	os.Symlink(self, filepath.Join(bin, "systemctl"))
+	testenv.InstallSelf(t, filepath.Join(bin, "systemctl"))
 	calls := filepath.Join(t.TempDir(), "calls")
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	t.Setenv("SYSTEMCTL_CALLS", calls)

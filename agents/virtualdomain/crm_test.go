@@ -51,13 +51,7 @@ func newCIB(t *testing.T, instance string) *cib {
 	}
 	bin := filepath.Join(dir, "bin")
 	os.Mkdir(bin, 0o755)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(self, filepath.Join(bin, "crm_resource")); err != nil {
-		t.Fatal(err)
-	}
+	testenv.InstallSelf(t, filepath.Join(bin, "crm_resource"))
 	t.Setenv("PATH", bin+":"+os.Getenv("PATH"))
 	t.Setenv("CRM_REAL", real)
 	t.Setenv("CRM_CALLS", c.calls)
