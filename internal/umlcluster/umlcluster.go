@@ -69,14 +69,16 @@
 // vec0 (TSO/GSO off: they stall TCP on UML's TAP device), loads drbd,
 // configfs, dlm, ocfs2_stack_user and ocfs2 from /usr/lib/uml/modules and
 // points the kernel's module helper at them (a private modules directory
-// behind a modprobe of its own), writes the DRBD configuration, runs the
-// first-boot setup (DRBD metadata, the primed node's file system), starts
-// corosync (udpu, without mlockall: half the memory) and pacemakerd, and reaps orphans. It serves commands from the
+// behind a modprobe of its own, first in PATH), writes the DRBD
+// configuration, runs the first-boot setup (DRBD metadata, the primed
+// node's file system), starts corosync (udpu, without mlockall: half the
+// memory) and pacemakerd, and reaps orphans. It serves commands from the
 // host on TCP port wire.Port of the node's address: Node.Run sends argv
-// (no shell), gets stdout, stderr and the exit status back: one TCP
-// connection per command, no polling, the time is mostly the process's
-// creation inside UML (Exec reports the in-node times); when the context ends
-// the connection closes and the init kills the command's process group.
+// (no shell) and gets stdout, stderr and the exit status back, one TCP
+// connection per command and no polling; the time is mostly the process's
+// creation inside UML (Exec reports the in-node times). When the context
+// ends the connection closes and the init kills the command's process
+// group.
 // Node.WaitFile waits inside the node (no process) for a file such as
 // /proc/drbd or /proc/mounts to contain a string, and answers the node's
 // time of the match: UML's clock is the host's, so it compares with
