@@ -41,18 +41,28 @@ func startFenceService(c *Cluster, agent string) (*fenceService, error) {
 
 func (f *fenceService) close() { f.svc.Close() }
 
-// primitive is the stonith device every node may run.
+// primitive is the stonith device every node may run. Its targets are
+// the node names and the corosync node ids too: dlm_controld's
+// dlm_stonith asks for "1", and the fencer cannot always turn that into
+// a name once the node has left (Pacemaker 2.1.5: "Could not expand
+// nodeid").
 func (f *fenceService) primitive() string {
+	var hosts, hostMap []string
+	for i, name := range f.c.NodeNamesConfigured() {
+		hosts = append(hosts, name, fmt.Sprint(i+1))
+		hostMap = append(hostMap, name+":"+name, fmt.Sprintf("%d:%s", i+1, name))
+	}
 	return fmt.Sprintf(`<primitive id="%[1]s" class="stonith" type="%[2]s">
   <instance_attributes id="%[1]s-ia">
     <nvpair id="%[1]s-ipaddr" name="ipaddr" value="%[3]s"/>
     <nvpair id="%[1]s-ipport" name="ipport" value="%[4]d"/>
     <nvpair id="%[1]s-hosts" name="pcmk_host_list" value="%[5]s"/>
+    <nvpair id="%[1]s-map" name="pcmk_host_map" value="%[6]s"/>
   </instance_attributes>
   <operations>
     <op id="%[1]s-monitor" name="monitor" interval="60s" timeout="20s"/>
   </operations>
-</primitive>`, FenceDevice, fenceAgentName, HostAddr, FencePort, strings.Join(f.c.NodeNamesConfigured(), " "))
+</primitive>`, FenceDevice, fenceAgentName, HostAddr, FencePort, strings.Join(hosts, " "), strings.Join(hostMap, ";"))
 }
 
 // FenceEvents lists the fencing the cluster asked the lab for (nil

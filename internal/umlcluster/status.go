@@ -144,9 +144,10 @@ func (c *Cluster) Status(ctx context.Context) (*Status, error) {
 	return nil, errors.Join(errs...)
 }
 
-// WaitFor asks crm_mon every half second until cond accepts its view
+// WaitFor asks crm_mon every 2 seconds until cond accepts its view
 // (returns nil) or ctx ends; the error then carries cond's last
-// complaint.
+// complaint. (crm_mon is a heavy program in a UML node: seconds on a
+// loaded host; time-critical waits use Node.WaitFile.)
 func (c *Cluster) WaitFor(ctx context.Context, what string, cond func(*Status) error) (*Status, error) {
 	var last error
 	for {
@@ -160,7 +161,7 @@ func (c *Cluster) WaitFor(ctx context.Context, what string, cond func(*Status) e
 		select {
 		case <-ctx.Done():
 			return s, fmt.Errorf("umlcluster: waiting for %s: %w (last: %v)", what, ctx.Err(), last)
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(2 * time.Second):
 		}
 	}
 }
@@ -183,7 +184,47 @@ func (c *Cluster) WaitOnline(ctx context.Context, names ...string) error {
 		}
 		return nil
 	})
-	return err
+	if err != nil || c.fence == nil {
+		return err
+	}
+	for _, name := range names {
+		if err := c.NodeByName(name).ensureFencer(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ensureFencer makes sure the node's fencer has the lab's fence device.
+// Pacemaker 2.1.5's pacemaker-fenced gives up connecting to the CIB after
+// a few tries at start (a UML node on a loaded host starts the CIB
+// manager slowly) and then runs without any device, so the node cannot
+// fence; restarted by pacemakerd once the CIB is up, it registers them.
+func (n *Node) ensureFencer(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		out, _, _, err := n.Run(ctx, "stonith_admin", "--list-registered")
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(out), FenceDevice) {
+			return nil
+		}
+		if attempt%10 == 5 { // 10 s without the device; then 20 s more for the new fencer
+			pid, _, _, err := n.Run(ctx, "pidof", "pacemaker-fenced")
+			if err != nil {
+				return err
+			}
+			if p := strings.Fields(string(pid)); len(p) == 1 {
+				n.c.logf("%s: pacemaker-fenced has no fence device (it started before the CIB manager answered): restarting it", n.Name)
+				n.Run(ctx, "kill", p[0])
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("umlcluster: %s: the fencer has no device %s: %w", n.Name, FenceDevice, ctx.Err())
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 // Diagnose logs what helps understand a failed test: crm_mon from a node

@@ -85,7 +85,7 @@ func TestSeedCIBVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`name="stonith-enabled" value="true"`, `type="fence_ocfbox"`, `value="uml1 uml2"`,
+	for _, want := range []string{`name="stonith-enabled" value="true"`, `type="fence_ocfbox"`, `value="uml1 1 uml2 2"`, `value="uml1:uml1;1:uml1;uml2:uml2;2:uml2"`,
 		`name="no-quorum-policy" value="ignore"`, `name="timeout" value="90s"`, `id="loc"`} {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("seed CIB lacks %s", want)
