@@ -99,11 +99,11 @@ func (s *Status) RunningOn(id string) []string {
 }
 
 // InRole lists the nodes where resource id is active in role (Promoted,
-// Unpromoted, Started).
+// Unpromoted, Started) and has not failed there.
 func (s *Status) InRole(id, role string) []string {
 	var nodes []string
 	for _, r := range s.Resources {
-		if r.ID == id && r.Active && r.Role == role {
+		if r.ID == id && r.Active && !r.Failed && r.Role == role {
 			nodes = append(nodes, r.Nodes...)
 		}
 	}

@@ -117,6 +117,9 @@ const crmMonXML = `<pacemaker-result api-version="2.25" request="crm_mon --one-s
         <node name="uml1" id="1" cached="true"/>
       </resource>
     </clone>
+    <resource id="p_x" resource_agent="ocf:heartbeat:Filesystem" role="Started" active="true" orphaned="false" blocked="false" managed="true" failed="true" failure_ignored="false" nodes_running_on="1">
+      <node name="uml1" id="1" cached="true"/>
+    </resource>
     <group id="g" number_resources="1" managed="true" disabled="false">
       <resource id="p_fs" resource_agent="ocf:heartbeat:Filesystem" role="Starting" active="true" orphaned="false" blocked="false" managed="true" failed="false" failure_ignored="false" nodes_running_on="1">
         <node name="uml3" id="3" cached="true"/>
@@ -144,6 +147,7 @@ func TestParseStatusReadsNodesRolesAndFailures(t *testing.T) {
 		{s.RunningOn("p_fs"), []string{"uml3"}},
 		{s.InRole("p_fs", "Started"), nil}, // still starting
 		{s.InRole("fence-lab", "Started"), []string{"uml1"}},
+		{s.InRole("p_x", "Started"), nil}, // failed there
 	} {
 		if strings.Join(tc.got, ",") != strings.Join(tc.want, ",") {
 			t.Errorf("got %v, want %v", tc.got, tc.want)

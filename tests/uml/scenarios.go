@@ -74,8 +74,8 @@ func DRBDExt4(a Agents) umlcluster.Config {
 	fs := umlcluster.Primitive(DataFS, a.Filesystem,
 		map[string]string{"device": "/dev/drbd0", "directory": DataDir, "fstype": "ext4"},
 		umlcluster.Op{Name: "monitor", Interval: "30s", Timeout: "120s"},
-		umlcluster.Op{Name: "start", Timeout: "60s"},
-		umlcluster.Op{Name: "stop", Timeout: "60s"})
+		umlcluster.Op{Name: "start", Timeout: "180s"},
+		umlcluster.Op{Name: "stop", Timeout: "180s"})
 	return umlcluster.Config{
 		Nodes: 2,
 		DRBD:  &umlcluster.DRBD{Primary: 1, FSType: "ext4"},
@@ -113,6 +113,9 @@ func WaitDRBDReady(ctx context.Context, c *umlcluster.Cluster) (*umlcluster.Node
 		return nil, err
 	}
 	n := c.NodeByName(primary)
+	if _, _, err := n.WaitFile(ctx, "/proc/mounts", "/dev/drbd0 "+DataDir+" ", 200*time.Millisecond); err != nil {
+		return nil, fmt.Errorf("waiting for /dev/drbd0 on %s: %w", DataDir, err)
+	}
 	if _, _, err := n.WaitFile(ctx, "/proc/drbd", "ds:UpToDate/UpToDate", 200*time.Millisecond); err != nil {
 		return nil, fmt.Errorf("waiting for DRBD to be in sync: %w", err)
 	}
@@ -229,13 +232,13 @@ func DRBDRejoin(ctx context.Context, c *umlcluster.Cluster, f DRBDFailover) (tim
 func OCFS2(a Agents, nodes int, shared string) umlcluster.Config {
 	dlm := umlcluster.Primitive(DLMPrimitive, a.Controld, nil,
 		umlcluster.Op{Name: "monitor", Interval: "30s", Timeout: "120s"},
-		umlcluster.Op{Name: "start", Timeout: "90s"},
-		umlcluster.Op{Name: "stop", Timeout: "100s"})
+		umlcluster.Op{Name: "start", Timeout: "180s"},
+		umlcluster.Op{Name: "stop", Timeout: "180s"})
 	fs := umlcluster.Primitive(SharedFS, a.Filesystem,
 		map[string]string{"device": SharedDevice, "directory": SharedDir, "fstype": "ocfs2"},
 		umlcluster.Op{Name: "monitor", Interval: "30s", Timeout: "120s"},
-		umlcluster.Op{Name: "start", Timeout: "90s"},
-		umlcluster.Op{Name: "stop", Timeout: "90s"})
+		umlcluster.Op{Name: "start", Timeout: "180s"},
+		umlcluster.Op{Name: "stop", Timeout: "180s"})
 	return umlcluster.Config{
 		Nodes:      nodes,
 		SharedDisk: shared,
