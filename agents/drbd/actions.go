@@ -271,7 +271,7 @@ func (a Agent) Stop(ctx context.Context, r *ocf.Resource) error {
 	for {
 		st, err := status(ctx, t)
 		if err != nil {
-			return err
+			return stillRefused(c, "stop", last, err)
 		}
 		if !st.Exists {
 			break
@@ -347,7 +347,7 @@ func promote(ctx context.Context, r *ocf.Resource, c *config, t drbd.Tool) error
 	for attempt := 0; ; attempt++ {
 		st, err := status(ctx, t)
 		if err != nil {
-			return err
+			return stillRefused(c, "promote", last, err)
 		}
 		switch {
 		case !st.Exists:
@@ -403,7 +403,7 @@ func demote(ctx context.Context, r *ocf.Resource, c *config, t drbd.Tool) error 
 	for {
 		st, err := status(ctx, t)
 		if err != nil {
-			return err
+			return stillRefused(c, "demote", last, err)
 		}
 		switch {
 		case !st.Exists:
@@ -498,4 +498,14 @@ func (a Agent) Reload(ctx context.Context, r *ocf.Resource) error {
 	}
 	updateScore(ctx, r, c, t, st, true)
 	return nil
+}
+
+// stillRefused is the error of a retry loop whose state read failed: when
+// DRBD had refused the change before and the deadline cut the read, the
+// refusal is the reason worth showing.
+func stillRefused(c *config, action string, last, err error) error {
+	if last != nil && errors.Is(err, context.DeadlineExceeded) {
+		return ocf.Generic("%s of drbd_resource=%s: %s, until the deadline: %w", action, c.res, reason(last), err)
+	}
+	return err
 }

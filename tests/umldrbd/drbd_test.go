@@ -323,7 +323,7 @@ func constraint(ctx context.Context, n *umlcluster.Node, present bool) error {
 
 // execd logs "<rsc> <op> (call N, PID P) exited with status S
 // (execution time X)" for every operation it runs.
-var execTime = regexp.MustCompile(`\b` + drbdRsc + ` (\w+) \(call \d+, PID \d+\) exited with status \d+ \(execution time ([0-9.]+)(ms|s)`)
+var execTime = regexp.MustCompile(`\b` + drbdRsc + ` (\w+) \(call \d+, PID \d+\) exited with status \d+ \(execution time ([0-9hms.]+)`)
 
 func opDurations(t *testing.T, c *umlcluster.Cluster) map[string][]time.Duration {
 	ops := map[string][]time.Duration{}
@@ -334,12 +334,10 @@ func opDurations(t *testing.T, c *umlcluster.Cluster) map[string][]time.Duration
 			continue
 		}
 		for _, m := range execTime.FindAllStringSubmatch(string(b), -1) {
-			v, _ := strconv.ParseFloat(m[2], 64)
-			d := time.Duration(v * float64(time.Millisecond))
-			if m[3] == "s" {
-				d = time.Duration(v * float64(time.Second))
+			// "457ms", "2.210s", "1m17.718s": Go's duration syntax.
+			if d, err := time.ParseDuration(m[2]); err == nil {
+				ops[m[1]] = append(ops[m[1]], d)
 			}
-			ops[m[1]] = append(ops[m[1]], d)
 		}
 	}
 	for op := range ops {
