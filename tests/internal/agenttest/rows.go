@@ -134,7 +134,7 @@ var Rows = []Row{
 	{
 		Agent:          "o2cb",
 		Reference:      "/usr/lib/ocf/resource.d/pacemaker/o2cb",
-		OCFTesterInLab: "tests/seeds: TestSeed000OCFS2WithDLMAndO2CB runs ocf-tester on o2cb in a UML node (this host's kernel has neither configfs nor OCFS2)",
+		OCFTesterInLab: "it needs configfs, OCFS2 and a running dlm_controld, which this host's kernel lacks: a UML node of the lab has them; agents/o2cb's tests cover its actions on a fake sysfs and /proc",
 		Params:         func(sb *Sandbox) map[string]string { return map[string]string{} },
 	},
 }
