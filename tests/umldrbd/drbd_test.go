@@ -138,7 +138,7 @@ func runSeed003(t *testing.T, provider string) figures {
 		RscDefaults: map[string]string{"resource-stickiness": "100"},
 		DRBD:        &umlcluster.DRBD{Resource: "res0", Primary: 1, FSType: "ext4", FencePeer: true},
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	defer func() {
 		if t.Failed() {
