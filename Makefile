@@ -9,6 +9,7 @@
 #   make cross      static binaries for every architecture in bin/linux-ARCH/; make cross-packages their .deb and .rpm
 #   make crosstest  the unit tests built for arm64, ppc64le and s390x, run under qemu-user-static (make test runs it)
 #   make bench      ocfbox against the reference agents, as a table
+#   make labtest    the UML lab scenarios not yet seen passing (build tag umllab; make test only vets them)
 PREFIX  ?= /usr
 DESTDIR ?=
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -53,7 +54,7 @@ ARCH_BIN     := $(if $(filter $(ARCH),$(HOST_ARCH)),bin/ocfbox,bin/linux-$(ARCH)
 DIST        ?= dist
 STAGE       := $(DIST)/stage
 
-.PHONY: all build deps gocheck test unit vet fmtcheck clean install uninstall \
+.PHONY: all build deps gocheck test unit vet fmtcheck clean install uninstall labtest \
 	stage deb rpm bench demo demo-cluster cgo cgotest fuzz cross cross-packages crosstest
 
 all: build
@@ -91,6 +92,15 @@ deps: gocheck
 
 vet: gocheck
 	$(GO) vet ./...
+	$(GO) vet -tags $(BUILD_TAGS),umllab ./tests/umldrbd/ ./tests/seeds/
+
+# The UML lab scenarios not yet seen passing, kept out of make test (a
+# failure there would hold back everything else) but compiled and vetted by
+# it: seed 003 with both drbd agents, seed 000 and the OCFS2 power cut with
+# both Filesystem agents. Each takes the lab in turn; allow an hour.
+LABTEST_TIMEOUT ?= 80m
+labtest: deps build
+	$(GO) test -count=1 -p 1 -tags $(BUILD_TAGS),umllab -timeout $(LABTEST_TIMEOUT) $(TEST_FLAGS) -v ./tests/umldrbd/ ./tests/seeds/
 
 fmtcheck: gocheck
 	@files=$$(gofmt -l $$(find . -name '*.go' -not -path './dist/*')); \

@@ -1,3 +1,5 @@
+//go:build umllab
+
 package umldrbd
 
 import (
