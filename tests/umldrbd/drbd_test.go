@@ -1,5 +1,3 @@
-//go:build umllab
-
 package umldrbd
 
 import (
